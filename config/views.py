@@ -1,0 +1,15 @@
+from django.db import connection
+from django.http import JsonResponse
+from django.shortcuts import redirect
+
+
+def home(request):
+    """The officer's start page; until the dashboard exists, the admin."""
+    return redirect("/admin/")
+
+
+def healthz(request):
+    """Liveness plus a database round trip, for the compose health check."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"status": "ok"})

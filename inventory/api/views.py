@@ -1,0 +1,95 @@
+"""Agent-facing endpoints: enrollment and report ingest.
+
+Agents authenticate by signing each report with their enrolled Ed25519 key, not
+with a token, so these views opt out of DRF authentication and call the services.
+"""
+from chipwatch_agent import protocol
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.parsers import JSONParser
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .. import services
+
+
+def _error(error: services.IngestError) -> Response:
+    return Response({"error": error.code, "detail": error.detail}, status=error.status)
+
+
+class EnrollSerializer(serializers.Serializer):
+    secret = serializers.CharField(max_length=200)
+    public_key = serializers.CharField(max_length=64, help_text="Raw Ed25519 public key, base64")
+    hostname = serializers.CharField(max_length=255)
+    machine_id = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+
+
+class EnrollView(APIView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        request=EnrollSerializer,
+        responses={201: inline_serializer("Enrolled", {"agent_id": serializers.UUIDField(),
+                                                      "host_id": serializers.IntegerField()})},
+        summary="Register an agent's public key with an enrollment secret",
+    )
+    def post(self, request):
+        data = EnrollSerializer(data=request.data)
+        if not data.is_valid():
+            return Response({"error": "invalid_request", "detail": data.errors}, status=400)
+        try:
+            agent = services.agent_enroll(**data.validated_data)
+        except services.IngestError as error:
+            return _error(error)
+        return Response({"agent_id": str(agent.id), "host_id": agent.host_id}, status=status.HTTP_201_CREATED)
+
+
+class ReportView(APIView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        request={"application/json": {"type": "object", "description": "A report in format v1 (docs/report-format.md)"}},
+        parameters=[
+            OpenApiParameter(protocol.AGENT_ID_HEADER, str, OpenApiParameter.HEADER, required=True),
+            OpenApiParameter(protocol.SIGNATURE_HEADER, str, OpenApiParameter.HEADER, required=True,
+                             description="base64 Ed25519 signature of the canonical report"),
+        ],
+        responses={
+            200: inline_serializer("ReportDuplicate", {"status": serializers.CharField(),
+                                                       "observation_id": serializers.IntegerField(),
+                                                       "report_id": serializers.UUIDField()}),
+            201: inline_serializer("ReportStored", {"status": serializers.CharField(),
+                                                    "observation_id": serializers.IntegerField(),
+                                                    "report_id": serializers.UUIDField(),
+                                                    "warnings": serializers.ListField()}),
+        },
+        summary="Submit one signed agent report",
+    )
+    def post(self, request):
+        limit = settings.CHIPWATCH_MAX_REPORT_BYTES
+        declared = request.META.get("CONTENT_LENGTH") or "0"
+        if not declared.isdigit() or int(declared) > limit:
+            return Response({"error": "too_large", "detail": f"report body over {limit} bytes"}, status=413)
+        try:
+            body = request.body
+        except RequestDataTooBig:
+            return Response({"error": "too_large", "detail": f"report body over {limit} bytes"}, status=413)
+        try:
+            result = services.report_ingest(
+                agent_id=request.headers.get(protocol.AGENT_ID_HEADER, ""),
+                signature=request.headers.get(protocol.SIGNATURE_HEADER, ""),
+                body=body,
+            )
+        except services.IngestError as error:
+            return _error(error)
+        return Response(
+            {"status": result.status, "observation_id": result.observation_id, "report_id": result.report_id,
+             "warnings": result.warnings},
+            status=result.http_status,
+        )

@@ -1,0 +1,408 @@
+"""Writes to the inventory.  Every function is keyword-only and runs in one transaction;
+side effects (enqueueing evaluations) happen on commit."""
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import lru_cache
+
+import jsonschema
+from chipwatch_agent import protocol
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from .models import (
+    Agent,
+    EnrollmentSecret,
+    Gpu,
+    GpuSample,
+    Host,
+    IngestRejection,
+    NvLink,
+    Observation,
+)
+
+
+class IngestError(Exception):
+    """A refused report or enrollment: HTTP status, a stable code, and what is wrong."""
+
+    def __init__(self, status: int, code: str, detail, *, record: bool = False):
+        super().__init__(f"{status} {code}: {detail}")
+        self.status, self.code, self.detail, self.record = status, code, detail, record
+
+
+@dataclass
+class IngestResult:
+    status: str  # "stored" or "duplicate"
+    observation_id: int
+    report_id: str
+    http_status: int = 201
+    warnings: list[str] = field(default_factory=list)
+
+
+# --- enrollment ---------------------------------------------------------------
+
+
+def _secret_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def enrollment_secret_create(*, label: str, cluster=None, max_uses: int | None = None,
+                             expires_at: datetime | None = None) -> tuple[EnrollmentSecret, str]:
+    """Create a secret and return it once in plain text; only its SHA-256 is stored."""
+    plaintext = secrets.token_urlsafe(32)
+    obj = EnrollmentSecret.objects.create(
+        label=label, secret_sha256=_secret_hash(plaintext), cluster=cluster, max_uses=max_uses, expires_at=expires_at
+    )
+    return obj, plaintext
+
+
+def agent_enroll(*, secret: str, public_key: str, hostname: str, machine_id: str = "") -> Agent:
+    """Register an agent's public key against a valid enrollment secret.
+
+    The host is found by machine id (a re-installed agent keeps its host) or created.
+    """
+    import base64
+
+    try:
+        if len(base64.b64decode(public_key, validate=True)) != 32:
+            raise ValueError
+    except (ValueError, TypeError):
+        raise IngestError(400, "invalid_public_key", "public_key must be a base64 raw 32-byte Ed25519 key")
+    if not hostname or len(hostname) > 255:
+        raise IngestError(400, "invalid_hostname", "hostname must be 1-255 characters")
+    if len(machine_id) > 64:
+        raise IngestError(400, "invalid_machine_id", "machine_id must be at most 64 characters")
+    now = timezone.now()
+    with transaction.atomic():
+        enrollment = (
+            EnrollmentSecret.objects.select_for_update().filter(secret_sha256=_secret_hash(secret or "")).first()
+        )
+        if enrollment is None:
+            raise IngestError(401, "invalid_secret", "unknown enrollment secret")
+        if enrollment.revoked_at or (enrollment.expires_at and enrollment.expires_at <= now):
+            raise IngestError(403, "secret_expired", "enrollment secret revoked or expired")
+        if enrollment.max_uses is not None and enrollment.uses >= enrollment.max_uses:
+            raise IngestError(403, "secret_used_up", "enrollment secret has no uses left")
+        if Agent.objects.filter(public_key=public_key).exists():
+            raise IngestError(409, "key_already_enrolled", "this public key is already enrolled")
+        host = Host.objects.filter(machine_id=machine_id).first() if machine_id else None
+        if host is None:
+            host = Host.objects.create(hostname=hostname, machine_id=machine_id, cluster=enrollment.cluster)
+        enrollment.uses += 1
+        enrollment.save(update_fields=["uses"])
+        return Agent.objects.create(host=host, public_key=public_key, enrollment_secret=enrollment)
+
+
+def agent_revoke(*, agent: Agent) -> Agent:
+    """Revoke an agent's key: its next report is refused with 403."""
+    if agent.revoked_at is None:
+        agent.revoked_at = timezone.now()
+        agent.save(update_fields=["revoked_at"])
+    return agent
+
+
+# --- report ingest ------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _report_validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(protocol.load_schema())
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _no_duplicate_keys(pairs):
+    obj = {}
+    for key, value in pairs:
+        if key in obj:
+            raise ValueError(f"duplicate key {key!r}")
+        obj[key] = value
+    return obj
+
+
+def parse_report(body: bytes) -> dict:
+    """Strict JSON → validated report dict, or IngestError(400) naming each bad field."""
+    try:
+        report = json.loads(
+            body.decode("utf-8"), object_pairs_hook=_no_duplicate_keys, parse_constant=_reject_constant
+        )
+    except UnicodeDecodeError:
+        raise IngestError(400, "malformed_json", "body is not UTF-8")
+    except RecursionError:
+        raise IngestError(400, "malformed_json", "JSON nested too deeply")
+    except ValueError as exc:
+        raise IngestError(400, "malformed_json", str(exc))
+    if not isinstance(report, dict):
+        raise IngestError(400, "invalid_report", [{"field": "$", "message": "a report is a JSON object"}])
+    errors = sorted(_report_validator().iter_errors(report), key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        detail = [
+            {"field": "$." + ".".join(str(p) for p in e.absolute_path) if e.absolute_path else "$",
+             "message": e.message[:300]}
+            for e in errors[:20]
+        ]
+        raise IngestError(400, "invalid_report", detail)
+    return report
+
+
+def _value(field_value):
+    """A reported value, or None when NVML answered with a marker (unsupported/error)."""
+    return None if isinstance(field_value, dict) else field_value
+
+
+def _rejection(*, agent: Agent | None, claimed_agent_id: str, report: dict | None, error: IngestError, sha: str):
+    IngestRejection.objects.create(
+        agent=agent,
+        claimed_agent_id=claimed_agent_id[:64],
+        report_id=str((report or {}).get("report_id", ""))[:64],
+        reason=error.code,
+        detail=str(error.detail)[:500],
+        payload_sha256=sha,
+    )
+
+
+def report_ingest(*, agent_id: str, signature: str, body: bytes, received_at: datetime | None = None) -> IngestResult:
+    """Validate, authenticate and store one agent report.
+
+    One transaction writes the Observation, the samples and the current state,
+    and marks the host as needing evaluation; the evaluation is enqueued on commit.
+    Refusals for security reasons are recorded as IngestRejection rows.
+    """
+    received_at = received_at or timezone.now()
+    if len(body) > settings.CHIPWATCH_MAX_REPORT_BYTES:
+        raise IngestError(413, "too_large", f"report is {len(body)} bytes; limit {settings.CHIPWATCH_MAX_REPORT_BYTES}")
+    report = parse_report(body)
+    canonical = protocol.canonical_json(report)
+    sha = protocol.sha256_hex(canonical)
+    try:
+        try:
+            return _ingest_verified(report, sha, agent_id, signature, received_at)
+        except IntegrityError:
+            # Another agent's report already holds this report_id (a concurrent insert lost the race).
+            raise IngestError(409, "report_conflict", "a different report with this report_id is already stored",
+                              record=True)
+    except IngestError as error:
+        if error.record:
+            agent = Agent.objects.filter(pk=_as_uuid(agent_id)).first() if _as_uuid(agent_id) else None
+            _rejection(agent=agent, claimed_agent_id=agent_id, report=report, error=error, sha=sha)
+        raise
+
+
+def _as_uuid(value: str):
+    try:
+        return uuid.UUID(value)
+    except (ValueError, TypeError, AttributeError):
+        return None
+
+
+def _ingest_verified(report: dict, sha: str, agent_id: str, signature: str, received_at: datetime) -> IngestResult:
+    if report["agent_id"] != agent_id:
+        raise IngestError(401, "agent_mismatch", "the report's agent_id differs from the authenticating agent",
+                          record=True)
+    agent = Agent.objects.select_related("host").filter(pk=_as_uuid(agent_id)).first() if _as_uuid(agent_id) else None
+    if agent is None:
+        raise IngestError(401, "unknown_agent", f"no enrolled agent {agent_id!r}", record=True)
+    if not signature or not protocol.verify(agent.public_key, report, signature):
+        raise IngestError(401, "bad_signature", "signature does not verify against the enrolled key", record=True)
+    if agent.revoked_at is not None:
+        raise IngestError(403, "agent_revoked", f"agent key revoked at {agent.revoked_at.isoformat()}", record=True)
+    if report["synthetic"] and not settings.CHIPWATCH_ACCEPT_SYNTHETIC:
+        raise IngestError(403, "synthetic_rejected", "reports from a fake NVML backend are not accepted here",
+                          record=True)
+
+    with transaction.atomic():
+        agent = Agent.objects.select_for_update().select_related("host").get(pk=agent.pk)
+        existing = Observation.objects.filter(report_id=report["report_id"]).only("id", "payload_sha256").first()
+        if existing is not None:
+            if existing.payload_sha256 == sha:
+                return IngestResult("duplicate", existing.id, report["report_id"], http_status=200)
+            raise IngestError(409, "report_conflict", "a different report with this report_id is already stored",
+                              record=True)
+        if report["sequence"] <= agent.last_sequence:
+            raise IngestError(
+                409, "sequence_regression",
+                f"sequence {report['sequence']} is not after the last accepted {agent.last_sequence}", record=True,
+            )
+        host = agent.host
+        identity = report.get("identity")
+        if identity is None:
+            if report["identity_sha256"] != host.identity_sha256:
+                raise IngestError(protocol.IDENTITY_UNKNOWN_STATUS, protocol.IDENTITY_UNKNOWN,
+                                  "identity hash unknown: resend the report with its identity section")
+        elif protocol.identity_sha256(identity) != report["identity_sha256"]:
+            raise IngestError(400, "identity_hash_mismatch", "identity_sha256 is not the hash of the identity section")
+
+        collected_at = parse_datetime(report["collected_at"])
+        if collected_at is None:
+            raise IngestError(400, "invalid_report", [{"field": "$.collected_at", "message": "not a valid timestamp"}])
+        observation = Observation.objects.create(
+            report_id=report["report_id"],
+            agent=agent,
+            host=host,
+            sequence=report["sequence"],
+            collected_at=collected_at,
+            received_at=received_at,
+            clock_skew_seconds=(collected_at - received_at).total_seconds(),
+            payload=report,
+            payload_sha256=sha,
+            identity_sha256=report["identity_sha256"],
+            full_identity=identity is not None,
+            synthetic=report["synthetic"],
+            signature_status=Observation.Signature.VALID,
+        )
+        _host_apply(host, report, observation, received_at)
+        if identity is not None:
+            _identity_apply(host, identity["gpus"], observation, received_at)
+        _samples_store(host, report["telemetry"]["gpus"], observation, collected_at, received_at)
+        agent.last_sequence = report["sequence"]
+        agent.last_seen = received_at
+        agent.save(update_fields=["last_sequence", "last_seen"])
+        transaction.on_commit(lambda: _enqueue_evaluation(host.pk))
+    warnings = []
+    if abs(observation.clock_skew_seconds) > settings.CHIPWATCH_CLOCK_SKEW_SECONDS:
+        warnings.append(f"collected_at is {observation.clock_skew_seconds:+.0f} s from the server clock")
+    return IngestResult("stored", observation.id, report["report_id"], http_status=201, warnings=warnings)
+
+
+def _enqueue_evaluation(host_id: int) -> None:
+    from compliance.tasks import evaluate_host
+
+    try:
+        evaluate_host.delay(host_id)
+    except Exception:  # broker down: the sweeper finds the host by needs_evaluation
+        import logging
+
+        logging.getLogger(__name__).warning("could not enqueue evaluate_host(%s); the sweeper will", host_id)
+
+
+def _host_apply(host: Host, report: dict, observation: Observation, now: datetime) -> None:
+    facts = report["host"]
+    status = report["nvml_status"]
+    host.hostname = facts["hostname"]
+    for name in ("machine_id", "boot_id", "os", "kernel", "driver_version", "nvml_version"):
+        value = _value(facts.get(name))
+        setattr(host, name, (value or "")[: Host._meta.get_field(name).max_length])
+    host.cuda_driver_version = _value(facts.get("cuda_driver_version"))
+    host.nvml_ok = status["ok"]
+    host.nvml_error = "" if status["ok"] else f"{status.get('error', '')}: {status.get('message', '')}"[:256]
+    if report.get("identity") is not None:
+        host.identity_sha256 = report["identity_sha256"]
+    host.first_seen = host.first_seen or now
+    host.last_seen = now
+    host.last_observation = observation
+    host.needs_evaluation = now
+    host.save()
+
+
+_GPU_FIELDS = (
+    "host", "index", "name", "serial", "board_id", "multi_gpu_board", "module_id", "pci_bus_id", "pci_device_id",
+    "pci_vendor_id", "pci_subsystem_id", "board_part_number", "vbios_version", "memory_total_bytes", "num_cores",
+    "max_sm_clock_mhz", "max_mem_clock_mhz", "power_limit_default_mw", "power_limit_max_mw", "mig_mode",
+    "active_nvlinks", "nvlink_version", "fabric_cluster_uuid", "fabric_clique_id", "identity", "last_seen",
+    "last_observation",
+)
+
+
+def _gpu_facts(host: Host, section: dict, observation: Observation, now: datetime) -> dict:
+    pci = section["pci"] if not isinstance(section["pci"], dict) or "bus_id" in section["pci"] else {}
+    clocks = section.get("max_clocks_mhz", {})
+    power = section.get("power_limits_mw", {})
+    mig = section.get("mig_mode")
+    fabric = section.get("fabric") if isinstance(section.get("fabric"), dict) else {}
+    active = [link for link in section.get("nvlinks", []) if link["state"] == "active"]
+    versions = [v for v in (_value(link.get("version")) for link in active) if v is not None]
+    device_id = pci.get("device_id")
+    return {
+        "host": host,
+        "index": section["index"],
+        "name": (_value(section["name"]) or "")[:128],
+        "serial": (_value(section.get("serial")) or "")[:64],
+        "board_id": _value(section.get("board_id")),
+        "multi_gpu_board": _value(section.get("multi_gpu_board")),
+        "module_id": _value(section.get("module_id")),
+        "pci_bus_id": pci.get("bus_id", ""),
+        "pci_device_id": device_id >> 16 if device_id is not None else None,
+        "pci_vendor_id": device_id & 0xFFFF if device_id is not None else None,
+        "pci_subsystem_id": pci.get("subsystem_id"),
+        "board_part_number": (_value(section.get("board_part_number")) or "")[:64],
+        "vbios_version": (_value(section.get("vbios_version")) or "")[:64],
+        "memory_total_bytes": _value(section.get("memory_total_bytes")),
+        "num_cores": _value(section.get("num_cores")),
+        "max_sm_clock_mhz": _value(clocks.get("sm")),
+        "max_mem_clock_mhz": _value(clocks.get("mem")),
+        "power_limit_default_mw": _value(power.get("default")),
+        "power_limit_max_mw": _value(power.get("max")),
+        "mig_mode": mig.get("current") if isinstance(mig, dict) and "current" in mig else None,
+        "active_nvlinks": len(active) if "nvlinks" in section else None,
+        "nvlink_version": max(versions) if versions else None,
+        "fabric_cluster_uuid": fabric.get("cluster_uuid", ""),
+        "fabric_clique_id": fabric.get("clique_id"),
+        "identity": section,
+        "last_seen": now,
+        "last_observation": observation,
+    }
+
+
+def _identity_apply(host: Host, sections: list[dict], observation: Observation, now: datetime) -> None:
+    """Upsert the reported GPUs and their links in a constant number of queries."""
+    by_uuid = {s["uuid"]: s for s in sections if isinstance(s["uuid"], str)}
+    existing = {g.uuid: g for g in Gpu.objects.filter(uuid__in=by_uuid)}
+    new, changed = [], []
+    for gpu_uuid, section in by_uuid.items():
+        facts = _gpu_facts(host, section, observation, now)
+        gpu = existing.get(gpu_uuid)
+        if gpu is None:
+            new.append(Gpu(uuid=gpu_uuid, first_seen=now, **facts))
+        else:
+            for name, value in facts.items():
+                setattr(gpu, name, value)
+            changed.append(gpu)
+    Gpu.objects.bulk_create(new)
+    Gpu.objects.bulk_update(changed, _GPU_FIELDS)
+    # GPUs this host no longer reports are no longer on it (their history stays).
+    Gpu.objects.filter(host=host).exclude(uuid__in=by_uuid).update(host=None)
+
+    gpus = {g.uuid: g for g in Gpu.objects.filter(uuid__in=by_uuid).only("id", "uuid")}
+    NvLink.objects.filter(gpu__in=gpus.values()).delete()
+    NvLink.objects.bulk_create(
+        NvLink(
+            gpu=gpus[gpu_uuid],
+            link_index=link["link"],
+            state=link["state"],
+            version=_value(link.get("version")),
+            speed_mbps=_value(link.get("speed_mbps")),
+            remote_device_type=_value(link.get("remote_device_type")) or "",
+            remote_pci_bus_id=(_value(link.get("remote_pci_bus_id")) or "")[:32],
+            last_observation=observation,
+        )
+        for gpu_uuid, section in by_uuid.items()
+        for link in section.get("nvlinks", [])
+    )
+
+
+def _samples_store(host: Host, telemetry: list[dict], observation: Observation, collected_at, now) -> None:
+    uuids = [t["uuid"] for t in telemetry if isinstance(t["uuid"], str)]
+    gpus = {g.uuid: g.pk for g in Gpu.objects.filter(uuid__in=uuids).only("id", "uuid")}
+    samples = []
+    for t in telemetry:
+        gpu_id = gpus.get(t["uuid"]) if isinstance(t["uuid"], str) else None
+        if gpu_id is None:
+            continue  # telemetry for a GPU whose identity was never reported: kept in the raw payload only
+        clocks, util = t.get("clocks_mhz", {}), t.get("utilization_pct", {})
+        samples.append(GpuSample(
+            observation=observation, gpu_id=gpu_id, host=host, collected_at=collected_at,
+            sm_clock_mhz=_value(clocks.get("sm")), mem_clock_mhz=_value(clocks.get("mem")),
+            utilization_gpu_pct=_value(util.get("gpu")), power_draw_mw=_value(t.get("power_draw_mw")),
+            temperature_c=_value(t.get("temperature_c")), energy_mj=_value(t.get("energy_mj")),
+        ))
+    GpuSample.objects.bulk_create(samples)
+    Gpu.objects.filter(pk__in=gpus.values()).update(last_seen=now)
