@@ -1,0 +1,1 @@
+"""compliance.core: the export-control law as pure Python (no Django)."""
