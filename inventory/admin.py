@@ -131,3 +131,25 @@ class AgentAdmin(admin.ModelAdmin):
 class EnrollmentSecretAdmin(admin.ModelAdmin):
     list_display = ("label", "cluster", "uses", "max_uses", "expires_at", "revoked_at", "created_at")
     readonly_fields = ("secret_sha256", "uses")
+
+
+@admin.register(models.Declaration)
+class DeclarationAdmin(admin.ModelAdmin):
+    list_display = ("gpu_uuid", "serial", "licensed_end_user", "site", "license_number", "imported_at")
+    list_filter = ("site",)
+    search_fields = ("gpu_uuid", "serial", "license_number")
+    list_select_related = ("licensed_end_user", "site")
+
+
+@admin.register(models.Transfer)
+class TransferAdmin(admin.ModelAdmin):
+    list_display = ("gpu_uuid", "from_site", "to_site", "effective_date", "license_number")
+    search_fields = ("gpu_uuid", "license_number")
+
+
+@admin.register(models.License)
+class LicenseAdmin(admin.ModelAdmin):
+    list_display = ("number", "holder", "destination_country", "quantity", "valid_from", "valid_until")
+    list_filter = ("destination_country",)
+    search_fields = ("number", "holder__name")
+    filter_horizontal = ("sites",)

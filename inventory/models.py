@@ -341,3 +341,65 @@ class IngestRejection(AppendOnlyModel):
     class Meta:
         ordering = ["-received_at"]
         indexes = [models.Index(fields=["reason", "received_at"])]
+
+
+class Declaration(models.Model):
+    """A GPU the operator declared (imported from a CSV of serials or UUIDs): who may use it and where."""
+
+    gpu_uuid = models.CharField(max_length=80, blank=True, db_index=True)
+    serial = models.CharField(max_length=64, blank=True, db_index=True)
+    licensed_end_user = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="declarations")
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="declarations")
+    license_number = models.CharField(max_length=64, blank=True)
+    source_sha256 = models.CharField(max_length=64, help_text="SHA-256 of the imported file")
+    imported_at = models.DateTimeField()
+    provenance = models.CharField(max_length=10, choices=Provenance.choices, default=Provenance.DECLARED)
+
+    class Meta:
+        ordering = ["site", "gpu_uuid", "serial"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(gpu_uuid="") | ~Q(serial=""), name="declaration_names_a_gpu"),
+            models.UniqueConstraint(fields=["gpu_uuid"], condition=~Q(gpu_uuid=""), name="declaration_unique_uuid"),
+            models.UniqueConstraint(fields=["serial"], condition=Q(gpu_uuid=""), name="declaration_unique_serial"),
+        ]
+
+    def __str__(self):
+        return self.gpu_uuid or self.serial
+
+
+class Transfer(models.Model):
+    """A recorded, authorised move of GPUs between sites; relocations without one are findings."""
+
+    gpu_uuid = models.CharField(max_length=80, db_index=True)
+    from_site = models.ForeignKey(Site, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    to_site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="+")
+    effective_date = models.DateField()
+    license_number = models.CharField(max_length=64, blank=True)
+    provenance = models.CharField(max_length=10, choices=Provenance.choices, default=Provenance.DECLARED)
+
+    class Meta:
+        ordering = ["-effective_date"]
+
+
+class License(models.Model):
+    """An export licence on record for an organization at a destination."""
+
+    number = models.CharField(max_length=64, unique=True)
+    holder = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="licenses")
+    destination_country = CountryField()
+    eccns = models.JSONField(default=list, help_text='e.g. ["3A090.a", "4A090.a"]')
+    sites = models.ManyToManyField(Site, blank=True, related_name="licenses", help_text="Empty: the whole country")
+    quantity = models.PositiveIntegerField(null=True, blank=True, help_text="Authorised GPU count; empty: unlimited")
+    valid_from = models.DateField()
+    valid_until = models.DateField(null=True, blank=True)
+    provenance = models.CharField(max_length=10, choices=Provenance.choices, default=Provenance.DECLARED)
+
+    class Meta:
+        ordering = ["-valid_from"]
+        constraints = [
+            models.CheckConstraint(condition=Q(valid_until__isnull=True) | Q(valid_until__gte=F("valid_from")),
+                                   name="license_valid_range"),
+        ]
+
+    def __str__(self):
+        return self.number
