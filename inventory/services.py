@@ -406,3 +406,67 @@ def _samples_store(host: Host, telemetry: list[dict], observation: Observation, 
         ))
     GpuSample.objects.bulk_create(samples)
     Gpu.objects.filter(pk__in=gpus.values()).update(last_seen=now)
+
+
+# --- declarations -------------------------------------------------------------
+
+DECLARATION_COLUMNS = ("gpu_uuid", "serial", "licensed_end_user", "site", "license_number")
+
+
+class DeclarationImportError(ValueError):
+    """A declarations file that cannot be imported; the message names the row and the problem."""
+
+
+def declarations_import(*, data: bytes, source_name: str) -> int:
+    """Import a CSV of declared GPUs (by UUID or serial) with licensed end user and site.
+
+    All rows or none: any bad row aborts the import with a message naming it.  Re-importing
+    a GPU updates its declaration.  Returns the number of rows imported.
+    """
+    import csv
+    import io
+
+    from .models import Declaration, Organization, Site
+
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DeclarationImportError(f"{source_name}: not UTF-8 ({exc.reason} at byte {exc.start})")
+    reader = csv.DictReader(io.StringIO(text))
+    missing = {"licensed_end_user", "site"} - set(reader.fieldnames or [])
+    if missing or not ({"gpu_uuid", "serial"} & set(reader.fieldnames or [])):
+        raise DeclarationImportError(
+            f"{source_name}: header must have licensed_end_user, site and gpu_uuid and/or serial "
+            f"(found {reader.fieldnames})"
+        )
+    organizations = {o.name: o for o in Organization.objects.all()}
+    sites = {s.name: s for s in Site.objects.all()}
+    digest = hashlib.sha256(data).hexdigest()
+    now = timezone.now()
+    rows, seen = [], set()
+    for line, row in enumerate(reader, start=2):
+        gpu_uuid, serial = (row.get("gpu_uuid") or "").strip(), (row.get("serial") or "").strip()
+        where = f"{source_name}, line {line}"
+        if not gpu_uuid and not serial:
+            raise DeclarationImportError(f"{where}: needs a gpu_uuid or a serial")
+        if len(gpu_uuid) > 80 or len(serial) > 64:
+            raise DeclarationImportError(f"{where}: gpu_uuid or serial too long")
+        key = gpu_uuid or f"serial:{serial}"
+        if key in seen:
+            raise DeclarationImportError(f"{where}: {key} is declared twice in this file")
+        seen.add(key)
+        org = organizations.get((row.get("licensed_end_user") or "").strip())
+        if org is None:
+            raise DeclarationImportError(f"{where}: unknown organization {row.get('licensed_end_user')!r}")
+        site = sites.get((row.get("site") or "").strip())
+        if site is None:
+            raise DeclarationImportError(f"{where}: unknown site {row.get('site')!r}")
+        rows.append(dict(gpu_uuid=gpu_uuid, serial=serial, licensed_end_user=org, site=site,
+                         license_number=(row.get("license_number") or "").strip()[:64]))
+    with transaction.atomic():
+        for row in rows:
+            lookup = {"gpu_uuid": row["gpu_uuid"]} if row["gpu_uuid"] else {"gpu_uuid": "", "serial": row["serial"]}
+            Declaration.objects.update_or_create(
+                **lookup, defaults=dict(row, source_sha256=digest, imported_at=now)
+            )
+    return len(rows)
