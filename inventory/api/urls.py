@@ -1,8 +1,8 @@
 from django.urls import path
 
-from . import views
+from . import ingest
 
 urlpatterns = [
-    path("agents/enroll", views.EnrollView.as_view(), name="agent-enroll"),
-    path("reports", views.ReportView.as_view(), name="report-ingest"),
+    path("agents/enroll", ingest.EnrollView.as_view(), name="agent-enroll"),
+    path("reports", ingest.ReportView.as_view(), name="report-ingest"),
 ]
