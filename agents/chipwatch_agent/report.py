@@ -141,6 +141,10 @@ class IdentityPolicy:
             and now - self.acked_at < self.full_every_s
         )
 
+    def forget(self) -> None:
+        """The server said it does not know our identity: send it in full again."""
+        self.acked_sha256 = self.acked_at = None
+
     def acknowledged(self, sent: dict, now: float) -> None:
         if "identity" in sent:
             self.acked_sha256, self.acked_at = sent["identity_sha256"], now

@@ -1,0 +1,157 @@
+"""The agent loop: collect -> spool -> deliver, with backoff, until told to stop.
+
+Order matters for "no loss": the sequence number is persisted before the report
+exists, the report is on disk before any send, and it leaves the disk only after
+the server acknowledged it.  A stop request lets the current send finish.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any, Callable, Optional
+
+from .collector import Collector
+from .report import IdentityPolicy, build_report, lean, rfc3339
+from .spool import Spool, SpoolError
+from .state import AgentState, Config, Paths
+from .transport import Answer, Backoff, Sender, Verdict
+
+log = logging.getLogger("chipwatch_agent")
+
+
+class Agent:
+    def __init__(self, paths: Paths, config: Config, nvml: Any, backend: str, sender: Sender,
+                 clock: Callable[[], float] = time.time, backoff: Optional[Backoff] = None):
+        self.paths = paths
+        self.config = config
+        self.backend = backend
+        self.sender = sender
+        self.clock = clock
+        self.collector = Collector(nvml)
+        self.policy = IdentityPolicy()
+        self.backoff = backoff or Backoff(config.backoff_base_seconds, config.backoff_cap_seconds)
+        self.retry_at = 0.0
+        self.spool = Spool(paths.spool, config.spool_max_files, config.spool_max_bytes)
+        self.state = AgentState.load(paths.state)
+        # Even with a lost state file, never reuse a sequence that is still spooled.
+        self.state.next_sequence = max(self.state.next_sequence, self.spool.max_sequence() + 1)
+
+    # -- state ----------------------------------------------------------------
+
+    def _save_state(self) -> None:
+        try:
+            self.state.save(self.paths.state)
+        except OSError as exc:
+            log.error("cannot write state file %s: %s", self.paths.state, exc)
+
+    def _error(self, message: str) -> None:
+        self.state.last_error, self.state.last_error_at = message, rfc3339(self.clock())
+
+    # -- collect ----------------------------------------------------------------
+
+    def collect_and_spool(self) -> Optional[dict]:
+        """One report into the spool; returns it, or None when the spool could not take it."""
+        nonce = bytes.fromhex(self.state.attestation_nonce) if self.state.attestation_nonce else None
+        collection = self.collector.collect(nonce)
+        sequence = self.state.next_sequence
+        self.state.next_sequence += 1
+        self._save_state()
+        report = build_report(
+            collection, agent_id=self.config.agent_id, sequence=sequence, backend=self.backend,
+            dropped_reports=self.state.dropped_reports, spool_depth=len(self.spool.entries()),
+            collected_at=self.clock(),
+        )
+        try:
+            dropped = self.spool.put(report)
+            self.state.spool_error = None
+            self.state.attestation_nonce = None
+        except SpoolError as exc:
+            log.error("%s; report %d dropped", exc, sequence)
+            self.state.spool_error = str(exc)
+            self._error(str(exc))
+            dropped, report = 1, None
+        self.state.dropped_reports += dropped
+        self._save_state()
+        return report
+
+    # -- deliver --------------------------------------------------------------
+
+    def deliver(self, stop: threading.Event) -> None:
+        """Send spooled reports oldest first until the spool is empty, a send fails or stop is set."""
+        if self.clock() < self.retry_at:
+            return
+        for entry in self.spool.entries():
+            if stop.is_set():
+                break
+            try:
+                report = self.spool.read(entry)
+            except (OSError, ValueError) as exc:
+                log.error("spooled report %s unreadable (%s); moved to rejected/", entry.path.name, exc)
+                self.spool.reject(entry)
+                self.state.rejected_reports += 1
+                continue
+            answer = self._send(report)
+            if answer.verdict is Verdict.ACKNOWLEDGED:
+                self._acknowledged(entry, report, answer)
+            elif answer.verdict is Verdict.REJECTED:
+                log.error("server rejected report %d for good (HTTP %d): %s",
+                          report["sequence"], answer.status, answer.detail)
+                self.spool.reject(entry)
+                self.state.rejected_reports += 1
+                self._error(f"report {report['sequence']} rejected: HTTP {answer.status} {answer.detail}")
+            else:
+                self._failed(answer)
+                break
+        self._save_state()
+
+    def _send(self, report: dict) -> Answer:
+        sent = report
+        if self.policy.may_omit(report["identity_sha256"], self.clock()):
+            sent = lean(report)
+        answer = self.sender.send(sent)
+        if answer.verdict is Verdict.IDENTITY_UNKNOWN and sent is not report:
+            self.policy.forget()
+            sent = report
+            answer = self.sender.send(sent)
+        if answer.verdict is Verdict.ACKNOWLEDGED:
+            self.policy.acknowledged(sent, self.clock())
+        return answer
+
+    def _acknowledged(self, entry, report: dict, answer: Answer) -> None:
+        self.spool.remove(entry)
+        self.backoff.reset()
+        self.retry_at = 0.0
+        self.state.dropped_reports = max(0, self.state.dropped_reports - report["agent"]["dropped_reports"])
+        self.state.last_success_at = rfc3339(self.clock())
+        self.state.unauthorized = False
+        if answer.attestation_nonce:
+            self.state.attestation_nonce = answer.attestation_nonce
+
+    def _failed(self, answer: Answer) -> None:
+        delay = self.backoff.next_delay()
+        self.retry_at = self.clock() + delay
+        self.state.unauthorized = answer.verdict is Verdict.UNAUTHORIZED
+        what = "agent not known to the server (enroll again?)" if self.state.unauthorized else "delivery failed"
+        self._error(f"{what}: HTTP {answer.status} {answer.detail}".strip())
+        log.warning("%s: HTTP %d %s; retrying in %.1fs", what, answer.status, answer.detail, delay)
+
+    # -- loop -----------------------------------------------------------------
+
+    def run(self, interval_s: float, stop: threading.Event, once: bool = False) -> None:
+        next_collect = self.clock()
+        try:
+            while not stop.is_set():
+                if self.clock() >= next_collect:
+                    self.collect_and_spool()
+                    next_collect = self.clock() + interval_s
+                self.deliver(stop)
+                if once:
+                    break
+                wake = next_collect
+                if self.retry_at > self.clock() and self.spool.entries():
+                    wake = min(wake, self.retry_at)
+                stop.wait(max(0.0, wake - self.clock()))
+        finally:
+            self.collector.close()
+            self._save_state()
