@@ -327,7 +327,7 @@ def _gpu_facts(host: Host, section: dict, observation: Observation, now: datetim
     power = section.get("power_limits_mw", {})
     mig = section.get("mig_mode")
     fabric = section.get("fabric") if isinstance(section.get("fabric"), dict) else {}
-    active = [link for link in section.get("nvlinks", []) if link["state"] == "active"]
+    active = [link for link in _links(section) if link["state"] == "active"]
     versions = [v for v in (_value(link.get("version")) for link in active) if v is not None]
     device_id = pci.get("device_id")
     return {
@@ -351,7 +351,7 @@ def _gpu_facts(host: Host, section: dict, observation: Observation, now: datetim
         "power_limit_default_mw": _value(power.get("default")),
         "power_limit_max_mw": _value(power.get("max")),
         "mig_mode": mig.get("current") if isinstance(mig, dict) and "current" in mig else None,
-        "active_nvlinks": len(active) if "nvlinks" in section else None,
+        "active_nvlinks": len(active) if isinstance(section.get("nvlinks"), list) else None,
         "nvlink_version": max(versions) if versions else None,
         "fabric_cluster_uuid": fabric.get("cluster_uuid", ""),
         "fabric_clique_id": fabric.get("clique_id"),
@@ -362,29 +362,38 @@ def _gpu_facts(host: Host, section: dict, observation: Observation, now: datetim
 
 
 def _identity_apply(host: Host, sections: list[dict], observation: Observation, now: datetime) -> None:
-    """Upsert the reported GPUs and their links in a constant number of queries."""
+    """Upsert the reported GPUs and their links, touching only what changed.
+
+    A full identity equal to the stored one (the usual case: restarts and the daily
+    full report) costs one UPDATE of last_seen; a changed GPU is rewritten with its links.
+    """
     by_uuid = {s["uuid"]: s for s in sections if isinstance(s["uuid"], str)}
     existing = {g.uuid: g for g in Gpu.objects.filter(uuid__in=by_uuid)}
     new, changed = [], []
     for gpu_uuid, section in by_uuid.items():
-        facts = _gpu_facts(host, section, observation, now)
         gpu = existing.get(gpu_uuid)
         if gpu is None:
-            new.append(Gpu(uuid=gpu_uuid, first_seen=now, **facts))
-        else:
-            for name, value in facts.items():
+            new.append(Gpu(uuid=gpu_uuid, first_seen=now, **_gpu_facts(host, section, observation, now)))
+        elif gpu.identity != section or gpu.host_id != host.pk:
+            for name, value in _gpu_facts(host, section, observation, now).items():
                 setattr(gpu, name, value)
             changed.append(gpu)
     Gpu.objects.bulk_create(new)
-    Gpu.objects.bulk_update(changed, _GPU_FIELDS)
+    for gpu in changed:
+        gpu.save(update_fields=_GPU_FIELDS)
+    unchanged = set(existing) - {g.uuid for g in changed}
+    if unchanged:
+        Gpu.objects.filter(uuid__in=unchanged).update(last_seen=now, last_observation=observation)
     # GPUs this host no longer reports are no longer on it (their history stays).
     Gpu.objects.filter(host=host).exclude(uuid__in=by_uuid).update(host=None)
 
-    gpus = {g.uuid: g for g in Gpu.objects.filter(uuid__in=by_uuid).only("id", "uuid")}
-    NvLink.objects.filter(gpu__in=gpus.values()).delete()
+    rewritten = {g.uuid: g for g in new + changed}
+    if not rewritten:
+        return
+    NvLink.objects.filter(gpu__in=changed).delete()
     NvLink.objects.bulk_create(
         NvLink(
-            gpu=gpus[gpu_uuid],
+            gpu=gpu,
             link_index=link["link"],
             state=link["state"],
             version=_value(link.get("version")),
@@ -393,9 +402,14 @@ def _identity_apply(host: Host, sections: list[dict], observation: Observation, 
             remote_pci_bus_id=(_value(link.get("remote_pci_bus_id")) or "")[:32],
             last_observation=observation,
         )
-        for gpu_uuid, section in by_uuid.items()
-        for link in section.get("nvlinks", [])
+        for gpu_uuid, gpu in rewritten.items()
+        for link in _links(by_uuid[gpu_uuid])
     )
+
+
+def _links(section: dict) -> list[dict]:
+    links = section.get("nvlinks", [])
+    return links if isinstance(links, list) else []  # a marker: NVLink not supported or unreadable
 
 
 def _samples_store(host: Host, telemetry: list[dict], observation: Observation, collected_at, now) -> None:
@@ -414,7 +428,8 @@ def _samples_store(host: Host, telemetry: list[dict], observation: Observation, 
             temperature_c=_value(t.get("temperature_c")), energy_mj=_value(t.get("energy_mj")),
         ))
     GpuSample.objects.bulk_create(samples)
-    Gpu.objects.filter(pk__in=gpus.values()).update(last_seen=now)
+    if observation.full_identity is False:
+        Gpu.objects.filter(pk__in=gpus.values()).update(last_seen=now)
 
 
 # --- declarations -------------------------------------------------------------

@@ -1,0 +1,182 @@
+"""Ingest throughput: signed 8-GPU HGX reports POSTed to gunicorn on loopback against PostgreSQL,
+next to a raw psycopg COPY of the same rows, in the same run.
+
+    .venv/bin/python bench/ingest.py [--hosts 250] [--reports-per-host 8] [--workers 3] [--clients 16]
+
+Two phases: every report with its full identity section (a fleet restarting), then the steady
+state where identity is sent as its hash (lean reports).  Prints reports/s, p50/p99 latency and
+the ingest/COPY ratio last.  Needs PostgreSQL on 127.0.0.1:5432 (BENCH_PG_ADMIN_URL to change).
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import sys
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from multiprocessing import Pool
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench._stack import gunicorn, percentile, scratch_database  # noqa: E402
+
+DB_NAME = "chipwatch_bench_ingest"
+
+
+def fleet_reports(agent_ids: list[str], keys: list, per_host: int, *, full: bool, first_sequence: int):
+    """Per host, `per_host` signed reports from the fake hgx-h100 profile with host-unique GPU ids."""
+    from chipwatch_agent import protocol
+    from chipwatch_agent.collector import Collector
+    from chipwatch_agent.nvml_fake import FakeNvml
+    from chipwatch_agent.report import build_report, lean
+
+    template = json.dumps(Collector(FakeNvml.from_profile("hgx-h100")).collect())
+    originals = [g["uuid"] for g in json.loads(template)["identity"]["gpus"]]
+    fleet = []
+    for host, (agent_id, key) in enumerate(zip(agent_ids, keys)):
+        text = template
+        for original in originals:
+            text = text.replace(original, "GPU-" + str(uuid.uuid5(uuid.NAMESPACE_URL, f"{host}/{original}")))
+        collection = json.loads(text)
+        bodies = []
+        for n in range(per_host):
+            report = build_report(collection, agent_id=agent_id, sequence=first_sequence + n, backend="fake")
+            report = report if full else lean(report)
+            bodies.append((protocol.canonical_json(report), protocol.sign(key, report)))
+        fleet.append((agent_id, bodies))
+    return fleet
+
+
+def _send_host(args):
+    port, agent_id, bodies = args
+    latencies, failures = [], 0
+    for body, signature in bodies:
+        started = time.perf_counter()
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.request("POST", "/api/v1/reports", body=body, headers={
+            "Content-Type": "application/json", "X-Chipwatch-Agent": agent_id, "X-Chipwatch-Signature": signature})
+        response = conn.getresponse()
+        response.read()
+        conn.close()
+        latencies.append(time.perf_counter() - started)
+        failures += response.status not in (200, 201)
+    return latencies, failures
+
+
+def _client_process(args):
+    port, hosts, threads = args
+    with ThreadPoolExecutor(threads) as pool:
+        results = list(pool.map(_send_host, [(port, agent_id, bodies) for agent_id, bodies in hosts]))
+    return [lat for lats, _ in results for lat in lats], sum(f for _, f in results)
+
+
+def post_all(base: str, fleet, clients: int) -> dict:
+    """Each host's reports in order on one thread; hosts spread over 2 client processes."""
+    port = int(base.rsplit(":", 1)[1])
+    halves = [fleet[0::2], fleet[1::2]]
+    started = time.perf_counter()
+    with Pool(2) as pool:
+        parts = pool.map(_client_process, [(port, half, max(1, clients // 2)) for half in halves])
+    elapsed = time.perf_counter() - started
+    latencies = sorted(lat for lats, _ in parts for lat in lats)
+    return {"reports": len(latencies), "failures": sum(f for _, f in parts), "seconds": elapsed,
+            "rate": len(latencies) / elapsed, "p50_ms": percentile(latencies, 0.50) * 1000,
+            "p99_ms": percentile(latencies, 0.99) * 1000}
+
+
+def copy_rate(database_url: str, observation_ids: list[int]) -> dict:
+    """COPY the rows ingest wrote for these observations (observation + its GPU samples) into
+    scratch tables of the same shape: the floor a bulk loader with no validation would reach."""
+    import psycopg
+
+    with psycopg.connect(database_url.replace("postgres://", "postgresql://")) as conn:
+        obs = conn.execute(
+            "SELECT report_id, agent_id, host_id, sequence, collected_at, received_at, clock_skew_seconds,"
+            " payload::text, payload_sha256, identity_sha256, full_identity, synthetic, signature_status, provenance"
+            " FROM inventory_observation WHERE id = ANY(%s)", (observation_ids,)).fetchall()
+        samples = conn.execute(
+            "SELECT observation_id, gpu_id, host_id, collected_at, sm_clock_mhz, mem_clock_mhz, utilization_gpu_pct,"
+            " power_draw_mw, temperature_c, energy_mj FROM inventory_gpusample WHERE observation_id = ANY(%s)",
+            (observation_ids,)).fetchall()
+        conn.execute("CREATE TEMP TABLE copy_obs (LIKE inventory_observation INCLUDING DEFAULTS)")
+        conn.execute("CREATE TEMP TABLE copy_sample (LIKE inventory_gpusample INCLUDING DEFAULTS)")
+        conn.commit()
+        started = time.perf_counter()
+        with conn.cursor() as cur:
+            with cur.copy("COPY copy_obs (id, report_id, agent_id, host_id, sequence, collected_at, received_at,"
+                          " clock_skew_seconds, payload, payload_sha256, identity_sha256, full_identity, synthetic,"
+                          " signature_status, provenance) FROM STDIN") as copy:
+                for n, row in enumerate(obs):
+                    copy.write_row((n, *row))
+            with cur.copy("COPY copy_sample (id, observation_id, gpu_id, host_id, collected_at, sm_clock_mhz,"
+                          " mem_clock_mhz, utilization_gpu_pct, power_draw_mw, temperature_c, energy_mj)"
+                          " FROM STDIN") as copy:
+                for n, row in enumerate(samples):
+                    copy.write_row((n, *row))
+        conn.commit()
+        elapsed = time.perf_counter() - started
+    return {"reports": len(obs), "seconds": elapsed, "rate": len(obs) / elapsed}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--hosts", type=int, default=250)
+    parser.add_argument("--reports-per-host", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers")
+    parser.add_argument("--clients", type=int, default=16, help="concurrent client threads")
+    args = parser.parse_args()
+
+    database_url = scratch_database(DB_NAME)
+    os.environ["DATABASE_URL"] = database_url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    from chipwatch_agent import protocol
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from inventory import services
+    from inventory.models import Observation
+
+    _, secret = services.enrollment_secret_create(label="bench")
+    keys = [Ed25519PrivateKey.generate() for _ in range(args.hosts)]
+    agent_ids = [str(services.agent_enroll(secret=secret, public_key=protocol.public_key_b64(k),
+                                           hostname=f"hgx-{n:05d}", machine_id=f"{n:032x}").id)
+                 for n, k in enumerate(keys)]
+    per = args.reports_per_host
+    phases = [("full identity", fleet_reports(agent_ids, keys, per, full=True, first_sequence=0)),
+              ("lean (identity hash)", fleet_reports(agent_ids, keys, per, full=False, first_sequence=per))]
+    # No broker: evaluation would run inside the request.  Point Celery at a Redis database
+    # that no worker reads, so ingest is measured alone; it is flushed afterwards.
+    redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+    results = []
+    with gunicorn(database_url, workers=args.workers,
+                  extra_env={"REDIS_URL": redis_url, "CHIPWATCH_ACCEPT_SYNTHETIC": "1"}) as base:
+        for name, fleet in phases:
+            before = set(Observation.objects.values_list("id", flat=True))
+            http_result = post_all(base, fleet, args.clients)
+            new_ids = sorted(set(Observation.objects.values_list("id", flat=True)) - before)
+            copy_result = copy_rate(database_url, new_ids)
+            results.append((name, http_result, copy_result))
+    import redis
+
+    redis.Redis.from_url(redis_url).flushdb()
+    stored = Observation.objects.count()
+    expected = args.hosts * per * 2
+    body_sizes = {name: len(fleet[0][1][0][0]) for name, fleet in phases}
+    print(f"hosts={args.hosts} reports/host/phase={per} gunicorn workers={args.workers} clients={args.clients}")
+    for name, h, c in results:
+        print(f"[{name}] body {body_sizes[name]} B: HTTP ingest {h['reports']} reports in {h['seconds']:.2f} s = "
+              f"{h['rate']:.0f} reports/s, p50 {h['p50_ms']:.1f} ms, p99 {h['p99_ms']:.1f} ms, "
+              f"failures {h['failures']}; COPY of the same rows {c['rate']:.0f} reports/s")
+    print(f"stored exactly once: {stored} observations for {expected} reports sent")
+    for name, h, c in results:
+        print(f"ratio [{name}] ingest/COPY = {h['rate'] / c['rate']:.1%}")
+
+
+if __name__ == "__main__":
+    main()
