@@ -14,11 +14,13 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from inventory.models import Cluster, Gpu, Host
+from chipwatch_agent.protocol import canonical_json, sha256_hex
 
-from .core.classify import classify
+from inventory.models import Cluster, Gpu, Host, License, Observation, Organization
+
+from .core import InsufficientSpec, chip as catalog_chip, classify, determine_license, score_cluster
 from .identify import identify
-from .models import GpuClassification
+from .models import ClusterScore, Finding, FindingEvent, GpuClassification
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +57,16 @@ def gpus_classify(*, gpus, as_of: date) -> int:
     rows = []
     for gpu in gpus.only("id", "name", "pci_device_id", "last_observation_id"):
         match = identify(pci_device_id=gpu.pci_device_id, name=gpu.name)
-        verdict = classify(match.chip, as_of) if match.chip is not None else None
+        eccn = paragraph = rule = ""
+        if match.chip is not None:
+            try:
+                verdict = classify(match.chip, as_of)
+                eccn, paragraph, rule = verdict.eccn or "", verdict.paragraph or "", verdict.rule or ""
+            except InsufficientSpec as missing:
+                paragraph, rule = "undetermined", missing.needed_for[:120]
         rows.append(GpuClassification(
             gpu_id=gpu.id, catalog_model=match.chip.key if match.chip else "", match_basis=match.basis[:200],
-            eccn=(verdict and verdict.eccn) or "", paragraph=(verdict and verdict.paragraph) or "",
-            rule=(verdict and verdict.rule) or "", as_of=as_of, evaluated_at=now,
+            eccn=eccn, paragraph=paragraph, rule=rule, as_of=as_of, evaluated_at=now,
             observation_id=gpu.last_observation_id,
         ))
     GpuClassification.objects.bulk_create(
@@ -68,3 +75,201 @@ def gpus_classify(*, gpus, as_of: date) -> int:
                        "observation"],
     )
     return len(rows)
+
+
+# --- cluster scores --------------------------------------------------------------
+
+
+def _family_headquarters() -> dict[int, tuple[str, str]]:
+    """Organization id → (its HQ country, its ultimate parent's HQ country), in one query."""
+    rows = {pk: (parent_id, hq) for pk, parent_id, hq in
+            Organization.objects.values_list("id", "parent_id", "headquarters_country")}
+    out = {}
+    for pk, (parent_id, hq) in rows.items():
+        top, seen = pk, {pk}
+        while rows[top][0] is not None and rows[top][0] not in seen:
+            top = rows[top][0]
+            seen.add(top)
+        out[pk] = (hq, rows[top][1])
+    return out
+
+
+def _licenses_in_force(as_of: date) -> dict[int, list[License]]:
+    """Licences valid on `as_of`, by holder, with their site scope prefetched."""
+    by_holder = defaultdict(list)
+    valid = License.objects.filter(valid_from__lte=as_of).exclude(valid_until__lt=as_of).prefetch_related("sites")
+    for lic in valid:
+        by_holder[lic.holder_id].append(lic)
+    return by_holder
+
+
+def _licenses_at(licenses: list[License], *, country: str, site_id: int) -> list[tuple[str, tuple[str, ...]]]:
+    """(number, ECCNs) of the licences valid for this country and site."""
+    return sorted(
+        (lic.number, tuple(lic.eccns)) for lic in licenses
+        if lic.destination_country == country
+        and (not lic.sites.all() or any(s.id == site_id for s in lic.sites.all()))
+    )
+
+
+def cluster_figures(*, counts: dict[str, int], unidentified: int, as_of: date, country: str, headquarters: str,
+                    ultimate_parent_hq: str, licenses: list[tuple[str, tuple[str, ...]]]) -> dict:
+    """Everything the law says about one cluster's inventory on `as_of`: the core's score, the
+    licence determination per controlled model, and what could not be identified."""
+    chips = {key: catalog_chip(key) for key in counts}
+    determinations, controlled_eccns = {}, set()
+    for key in sorted(chips):
+        try:
+            verdict = classify(chips[key], as_of)
+        except InsufficientSpec as missing:
+            determinations[key] = {"classification": None, "undetermined": str(missing)}
+            continue
+        determination = determine_license(
+            verdict, destination=country, as_of=as_of, headquarters=headquarters,
+            ultimate_parent_hq=ultimate_parent_hq, prc_made=chips[key].prc_made)
+        determinations[key] = {"classification": verdict.to_dict(), "license": determination.to_dict()}
+        if determination.license_required and verdict.eccn:
+            controlled_eccns.add(verdict.eccn)
+    license_required = any(d.get("license", {}).get("license_required") for d in determinations.values())
+    # A licence with no ECCN list covers everything at its destination; otherwise it must name each one.
+    covering = [number for number, eccns in licenses if not eccns or controlled_eccns <= set(eccns)]
+    licensed = not license_required or bool(covering)
+    score = score_cluster([(chips[k], n) for k, n in counts.items()], as_of=as_of, licensed=licensed)
+    figures = score.to_dict()
+    figures.update({
+        "unidentified_gpus": unidentified,
+        "destination": country,
+        "headquarters": headquarters,
+        "ultimate_parent_headquarters": ultimate_parent_hq,
+        "license_required": license_required,
+        "licenses_on_record": covering,
+        "models": determinations,
+    })
+    return figures
+
+
+def clusters_score(*, cluster_ids: list[int] | None = None, as_of: date) -> int:
+    """Score clusters (all when `cluster_ids` is None) from one GROUP BY over the GPU table.
+
+    The core runs once per cluster on its (model, count) list, never per GPU; the rows are
+    upserted on (cluster, as_of), so a re-run on the same day rewrites the same figures.
+    """
+    gpus = Gpu.objects.filter(host__cluster__isnull=False)
+    clusters = Cluster.objects.select_related("site")
+    if cluster_ids is not None:
+        gpus = gpus.filter(host__cluster_id__in=cluster_ids)
+        clusters = clusters.filter(pk__in=cluster_ids)
+    counts: dict[int, dict[str, int]] = defaultdict(dict)
+    unidentified: dict[int, int] = defaultdict(int)
+    for cluster_id, model, n in (gpus.values_list("host__cluster_id", "classification__catalog_model")
+                                 .annotate(n=Count("id")).order_by()):
+        if model:
+            counts[cluster_id][model] = n
+        else:
+            unidentified[cluster_id] += n
+    family = _family_headquarters()
+    licenses = _licenses_in_force(as_of)
+    now = timezone.now()
+    rows = []
+    for cluster in clusters:
+        hq, top_hq = family[cluster.operator_id]
+        figures = cluster_figures(
+            counts=counts.get(cluster.id, {}), unidentified=unidentified.get(cluster.id, 0), as_of=as_of,
+            country=cluster.site.country, headquarters=hq, ultimate_parent_hq=top_hq,
+            licenses=_licenses_at(licenses.get(cluster.operator_id, []), country=cluster.site.country,
+                                  site_id=cluster.site_id),
+        )
+        rows.append(_score_row(cluster.id, as_of, figures, now))
+    ClusterScore.objects.bulk_create(
+        rows, update_conflicts=True, unique_fields=["cluster", "as_of"],
+        update_fields=["rule", "gpu_count", "controlled_gpu_count", "aggregate_tpp", "h100_equivalents",
+                       "risk_score", "figures", "content_sha256", "computed_at"],
+    )
+    return len(rows)
+
+
+def _score_row(cluster_id: int, as_of: date, figures: dict, now) -> ClusterScore:
+    return ClusterScore(
+        cluster_id=cluster_id, as_of=as_of, rule=figures["rule"] or "none in force",
+        gpu_count=figures["gpu_count"] + figures["unidentified_gpus"],
+        controlled_gpu_count=figures["controlled_gpus"], aggregate_tpp=figures["aggregate_tpp"],
+        h100_equivalents=figures["h100_equivalents"], risk_score=figures["risk_score"], figures=figures,
+        content_sha256=sha256_hex(canonical_json(figures)), computed_at=now,
+    )
+
+
+def fleet_rescore(*, as_of: date | None = None) -> int:
+    """The periodic re-score: every cluster, then the fleet-wide detectors."""
+    as_of = as_of or timezone.localdate()
+    scored = clusters_score(as_of=as_of)
+    from .detectors import run_detectors
+
+    run_detectors(host_ids=None)
+    return scored
+
+
+# --- reproducible audit ------------------------------------------------------------
+
+
+def cluster_audit_report(*, cluster: Cluster, as_of: date) -> dict:
+    """The cluster as it was on `as_of`, judged by the rules then in force.
+
+    Built only from history up to the end of that day — each host's last full-identity
+    observation, findings raised by then with their status then — so asking again later
+    gives the same content.  Deliberately no "generated at" field.
+    """
+    end = timezone.make_aware(timezone.datetime.combine(as_of, timezone.datetime.max.time()))
+    hosts = list(cluster.hosts.order_by("hostname").only("id", "hostname"))
+    latest = {}
+    for obs in (Observation.objects.filter(host__in=hosts, full_identity=True, collected_at__lte=end)
+                .order_by("host_id", "-collected_at", "-id").only("id", "host_id", "collected_at", "payload")):
+        latest.setdefault(obs.host_id, obs)
+    inventory, counts, unidentified = [], defaultdict(int), 0
+    for host in hosts:
+        obs = latest.get(host.id)
+        if obs is None:
+            continue
+        for gpu in obs.payload["identity"]["gpus"]:
+            pci = gpu["pci"] if "bus_id" in gpu["pci"] else {}
+            device_id = pci.get("device_id")
+            name = gpu["name"] if isinstance(gpu["name"], str) else None
+            match = identify(pci_device_id=device_id >> 16 if device_id is not None else None, name=name)
+            links = gpu.get("nvlinks") if isinstance(gpu.get("nvlinks"), list) else []
+            inventory.append({
+                "host": host.hostname, "observation_id": obs.id, "collected_at": obs.collected_at.isoformat(),
+                "uuid": gpu["uuid"], "reported_name": name, "pci_device_id": device_id,
+                "active_nvlinks": sum(1 for link in links if link["state"] == "active"),
+                "catalog_model": match.chip.key if match.chip else None, "match_basis": match.basis,
+                "provenance": "reported",
+            })
+            if match.chip:
+                counts[match.chip.key] += 1
+            else:
+                unidentified += 1
+    hq, top_hq = _family_headquarters()[cluster.operator_id]
+    figures = cluster_figures(
+        counts=dict(counts), unidentified=unidentified, as_of=as_of, country=cluster.site.country,
+        headquarters=hq, ultimate_parent_hq=top_hq,
+        licenses=_licenses_at(_licenses_in_force(as_of).get(cluster.operator_id, []),
+                              country=cluster.site.country, site_id=cluster.site_id),
+    )
+    findings = []
+    for finding in Finding.objects.filter(cluster=cluster, first_seen__lte=end).order_by("id"):
+        events = [e for e in finding.events.all() if e.at <= end]
+        findings.append({
+            "id": finding.id, "kind": finding.kind, "severity": finding.get_severity_display(),
+            "title": finding.title, "citation": finding.citation, "first_seen": finding.first_seen.isoformat(),
+            "status": events[-1].to_status if events else Finding.Status.OPEN,
+            "evidence_observation_ids": [i for i in finding.evidence.get("observation_ids", [])],
+        })
+    return {
+        "cluster": {"id": cluster.id, "name": cluster.name, "site": cluster.site.name,
+                    "country": cluster.site.country, "operator": cluster.operator.name,
+                    "declared_purpose": cluster.declared_purpose},
+        "as_of": as_of.isoformat(),
+        "rule_in_force": figures["rule"],
+        "inventory": sorted(inventory, key=lambda g: (g["host"], str(g["uuid"]))),
+        "figures": figures,
+        "findings": findings,
+        "evidence_observation_ids": sorted({g["observation_id"] for g in inventory}),
+    }
