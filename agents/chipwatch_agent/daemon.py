@@ -59,7 +59,8 @@ class Agent:
         self._save_state()
         report = build_report(
             collection, agent_id=self.config.agent_id, sequence=sequence, backend=self.backend,
-            dropped_reports=self.state.dropped_reports, spool_depth=len(self.spool.entries()),
+            dropped_reports=self.state.dropped_unacknowledged, dropped_total=self.state.dropped_total,
+            spool_depth=len(self.spool.entries()),
             collected_at=self.clock(),
         )
         try:
@@ -71,7 +72,7 @@ class Agent:
             self.state.spool_error = str(exc)
             self._error(str(exc))
             dropped, report = 1, None
-        self.state.dropped_reports += dropped
+        self.state.dropped_total += dropped
         self._save_state()
         return report
 
@@ -122,7 +123,7 @@ class Agent:
         self.spool.remove(entry)
         self.backoff.reset()
         self.retry_at = 0.0
-        self.state.dropped_reports = max(0, self.state.dropped_reports - report["agent"]["dropped_reports"])
+        self.state.dropped_acknowledged = max(self.state.dropped_acknowledged, report["agent"].get("dropped_total", 0))
         self.state.last_success_at = rfc3339(self.clock())
         self.state.unauthorized = False
         if answer.attestation_nonce:

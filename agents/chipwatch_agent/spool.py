@@ -48,7 +48,7 @@ class Spool:
         """Pending reports, oldest (lowest sequence) first."""
         try:
             names = os.listdir(self.directory)
-        except FileNotFoundError:
+        except OSError:  # missing or unusable; put() reports why
             return []
         entries = []
         for name in names:

@@ -134,7 +134,8 @@ class AgentState:
     `chipwatch-agent status` shows."""
 
     next_sequence: int = 1
-    dropped_reports: int = 0  # dropped since the last acknowledged report that carried the count
+    dropped_total: int = 0  # reports ever dropped (spool full or unwritable); only grows
+    dropped_acknowledged: int = 0  # the dropped_total the server has acknowledged a report for
     rejected_reports: int = 0
     last_success_at: Optional[str] = None
     last_error: Optional[str] = None
@@ -142,6 +143,10 @@ class AgentState:
     unauthorized: bool = False
     spool_error: Optional[str] = None
     attestation_nonce: Optional[str] = None
+
+    @property
+    def dropped_unacknowledged(self) -> int:
+        return self.dropped_total - self.dropped_acknowledged
 
     @classmethod
     def load(cls, path: Path) -> "AgentState":
