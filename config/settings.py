@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "inventory",
     "compliance",
+    "compliance.screening.apps.ScreeningConfig",
     "compliance.location",
 ]
 

@@ -1,0 +1,1 @@
+"""Denied-party screening of organizations against the US Consolidated Screening List."""
