@@ -180,15 +180,16 @@ class CountryAtlas:
 class Assessment:
     """What the discs say about one host, for findings and for the map.
 
-    verdict, strongest first:
-      IMPOSSIBLE     the declared site lies outside at least one sound disc
-      INCONSISTENT   the sound discs do not intersect at all (a landmark is wrong or compromised)
-      LICENCE_ONLY   every country the region touches needs a licence
-      UNRESOLVED     the region touches a licence country and an allowed one, or no land at all
-      ALLOWED        the region touches only countries that need no licence
+    Two independent questions, each with its own finding:
+      site_excluded   the declared site lies outside at least one sound disc: physically impossible
+      region_verdict  which countries the feasible region can lie in:
+        INCONSISTENT  the sound discs do not intersect (a landmark's position or clock is wrong)
+        LICENCE_ONLY  every country the region touches needs a licence
+        UNRESOLVED    it touches a licence country and an allowed one, or no land at all
+        ALLOWED       it touches only countries that need no licence
     """
 
-    verdict: str
+    region_verdict: str
     region: BaseGeometry
     likely_region: BaseGeometry
     countries: list[str]
@@ -200,13 +201,23 @@ class Assessment:
     UNRESOLVED = "unresolved"
     ALLOWED = "allowed"
 
+    @property
+    def site_excluded(self) -> bool:
+        return bool(self.excluding_discs) and self.region_verdict != self.INCONSISTENT
+
+    @property
+    def verdict(self) -> str:
+        """The headline: IMPOSSIBLE when the site is excluded, else the region verdict."""
+        return self.IMPOSSIBLE if self.site_excluded else self.region_verdict
+
 
 def assess(*, discs: list[Disc], likely_discs: list[Disc], site: tuple[float, float] | None,
            licence_countries: frozenset[str], atlas: CountryAtlas) -> Assessment:
     """Judge the sound discs against the declared site and the licence-required destinations.
 
     The site test is exact (great-circle distance per disc), not a polygon test, so the
-    strong finding never rests on the polygon approximation.
+    strong finding never rests on the polygon approximation.  When the discs do not
+    intersect at all, no site can satisfy them, and the fault is the landmarks', not the site's.
     """
     region = feasible_region(discs)
     likely = feasible_region(likely_discs).intersection(region)
@@ -221,8 +232,6 @@ def assess(*, discs: list[Disc], likely_discs: list[Disc], site: tuple[float, fl
                                   "distance_km": round(excess + disc.radius_km * SPHERE_MARGIN, 1)})
     if region.is_empty:
         verdict = Assessment.INCONSISTENT
-    elif excluding:
-        verdict = Assessment.IMPOSSIBLE
     elif countries and set(countries) <= licence_countries:
         verdict = Assessment.LICENCE_ONLY
     elif not countries or set(countries) & licence_countries:

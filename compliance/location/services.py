@@ -281,37 +281,47 @@ def host_location(*, host: Host, now: datetime | None = None) -> HostLocation | 
     return HostLocation(host, site, measurements, discs, likely, assessment)
 
 
-_FINDINGS = {
-    bounds.Assessment.IMPOSSIBLE: ("location_impossible", Finding.Severity.HIGH),
+_REGION_FINDINGS = {
     bounds.Assessment.INCONSISTENT: ("location_landmarks_inconsistent", Finding.Severity.MEDIUM),
     bounds.Assessment.LICENCE_ONLY: ("location_in_licence_destination", Finding.Severity.HIGH),
     bounds.Assessment.UNRESOLVED: ("location_unresolved", Finding.Severity.INFO),
 }
 
 
-def _finding_title(located: HostLocation) -> str:
-    assessment, site = located.assessment, located.site
-    if assessment.verdict == bounds.Assessment.IMPOSSIBLE:
-        worst = max(assessment.excluding_discs, key=lambda d: d["distance_km"] - d["radius_km"])
-        return (f"{located.host}: declared site {site} is physically impossible — {worst['landmark']} timed "
-                f"{worst['rtt_min_ms']} ms, so the host is within {worst['radius_km']:.0f} km of it, "
-                f"but the site is {worst['distance_km']:.0f} km away")
-    if assessment.verdict == bounds.Assessment.INCONSISTENT:
+def _region_title(located: HostLocation) -> str:
+    assessment = located.assessment
+    if assessment.region_verdict == bounds.Assessment.INCONSISTENT:
         return f"{located.host}: landmark discs do not intersect — a landmark's position or clock is wrong"
-    if assessment.verdict == bounds.Assessment.LICENCE_ONLY:
+    if assessment.region_verdict == bounds.Assessment.LICENCE_ONLY:
         return (f"{located.host}: measured location lies only in licence-required destinations "
                 f"({', '.join(assessment.countries)})")
     return (f"{located.host}: measured location cannot be tied to a destination that needs no licence "
             f"(region touches {', '.join(assessment.countries) or 'no land'})")
 
 
+def _impossible_title(located: HostLocation) -> str:
+    worst = max(located.assessment.excluding_discs, key=lambda d: d["distance_km"] - d["radius_km"])
+    return (f"{located.host}: declared site {located.site} is physically impossible — {worst['landmark']} timed "
+            f"{worst['rtt_min_ms']} ms, so the host is within {worst['radius_km']:.0f} km of it, "
+            f"but the site is {worst['distance_km']:.0f} km away")
+
+
 def host_location_evaluate(*, host_id: int) -> HostLocation | None:
-    """Raise (or refresh) the finding the host's current discs call for; nothing when they agree with it."""
+    """Raise (or refresh) the findings the host's current discs call for; nothing when they agree with it.
+
+    Two questions, two findings: is the declared site possible at all (strong, physics),
+    and which destinations can the host be in (licence-only: strong; unresolved: evidence only).
+    """
     host = Host.objects.select_related("cluster__site").filter(pk=host_id).first()
     located = host_location(host=host) if host is not None else None
-    if located is None or located.assessment.verdict not in _FINDINGS:
+    if located is None:
         return located
-    kind, severity = _FINDINGS[located.assessment.verdict]
+    assessment = located.assessment
+    raised = []
+    if assessment.site_excluded:
+        raised.append(("location_impossible", Finding.Severity.HIGH, _impossible_title(located)))
+    if assessment.region_verdict in _REGION_FINDINGS:
+        raised.append((*_REGION_FINDINGS[assessment.region_verdict], _region_title(located)))
     figures = {
         "measurement_ids": [m.id for m in located.measurements],
         "discs": [{"landmark": d.landmark, "latitude": d.latitude, "longitude": d.longitude,
@@ -321,13 +331,14 @@ def host_location_evaluate(*, host_id: int) -> HostLocation | None:
         "declared_site": None if located.site is None else {
             "id": located.site.id, "country": located.site.country,
             "latitude": located.site.latitude, "longitude": located.site.longitude},
-        "excluding_discs": located.assessment.excluding_discs,
-        "region_countries": located.assessment.countries,
+        "excluding_discs": assessment.excluding_discs,
+        "region_countries": assessment.countries,
         "gpu_attestation": sorted({m.gpu_attestation for m in located.measurements}),
     }
-    finding_raise(spec=FindingSpec(
-        kind=kind, severity=severity, subject_type=Finding.Subject.HOST, subject_id=host.id,
-        dedup_key=f"{kind}:host:{host.id}", title=_finding_title(located), citation=CITATION, figures=figures,
-        cluster_id=host.cluster_id, organization_id=host.cluster.operator_id if host.cluster_id else None,
-    ))
+    for kind, severity, title in raised:
+        finding_raise(spec=FindingSpec(
+            kind=kind, severity=severity, subject_type=Finding.Subject.HOST, subject_id=host.id,
+            dedup_key=f"{kind}:host:{host.id}", title=title, citation=CITATION, figures=figures,
+            cluster_id=host.cluster_id, organization_id=host.cluster.operator_id if host.cluster_id else None,
+        ))
     return located
