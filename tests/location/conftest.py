@@ -174,7 +174,7 @@ def start_agent(namespace: Namespace, processes: list, *, landmarks: list[tuple[
             *gpu]
     for host, port in landmarks:
         argv += ["--landmark", f"{host}:{port}"]
-    process = namespace.popen(*argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = namespace.popen(*argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     processes.append(process)
     return process
 
