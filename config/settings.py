@@ -48,6 +48,9 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "inventory",
     "compliance",
+    "compliance.access",
+    "compliance.audit",
+    "compliance.web",
     "compliance.screening.apps.ScreeningConfig",
     "compliance.location",
 ]
@@ -59,6 +62,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "compliance.audit.middleware.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -111,7 +115,7 @@ STATIC_ROOT = VAR_DIR / "staticfiles"
 # WhiteNoise warns on every request when the folder is missing (before collectstatic).
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "web:login"
 
 # --- Celery -----------------------------------------------------------------
 # No broker configured → embedded mode: tasks run eagerly in the caller's process.
@@ -154,6 +158,7 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "chipwatch API",
     "DESCRIPTION": "Export-control compliance for AI compute: inventory, agent ingest, audits.",
     "VERSION": "1.0.0",
+    "ENUM_NAME_OVERRIDES": {"FindingStatusEnum": "compliance.models.Finding.Status"},
 }
 
 # --- chipwatch ----------------------------------------------------------------

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("", include("compliance.web.urls")),
     path("api/v1/", include("inventory.api.urls")),
     path("api/v1/", include("compliance.api.urls")),
     path("", include("compliance.location.urls")),

@@ -4,8 +4,8 @@ from django.shortcuts import redirect
 
 
 def home(request):
-    """The officer's start page; until the dashboard exists, the admin."""
-    return redirect("/admin/")
+    """The officer's start page: the dashboard (which asks anonymous visitors to log in)."""
+    return redirect("web:dashboard")
 
 
 def healthz(request):

@@ -1,1 +1,14 @@
-urlpatterns = []
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from . import views
+
+router = SimpleRouter(trailing_slash=False)
+router.register("classifications", views.GpuClassificationViewSet, basename="classification")
+router.register("scores", views.ClusterScoreViewSet, basename="score")
+router.register("findings", views.FindingViewSet, basename="finding")
+
+urlpatterns = [
+    path("clusters/<int:pk>/audit", views.ClusterAuditReportView.as_view(), name="cluster-audit"),
+    *router.urls,
+]

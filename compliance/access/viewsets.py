@@ -1,0 +1,29 @@
+"""The one base every read endpoint uses: scoped queryset, role check, bounded pages, documented errors."""
+from rest_framework import viewsets
+from rest_framework.pagination import LimitOffsetPagination
+
+from .permissions import HasReadRole
+from .schema import ScopedAutoSchema
+from .scope import ScopedQuerysetMixin
+
+
+class BoundedLimitOffsetPagination(LimitOffsetPagination):
+    max_limit = 1000
+
+
+class ScopedReadOnlyViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
+    """List and retrieve, narrowed to the user's organization families.
+
+    `retrieve_serializer_class`, when set, adds the heavy fields (payloads, histories)
+    only where one object is asked for.
+    """
+
+    permission_classes = [HasReadRole]
+    pagination_class = BoundedLimitOffsetPagination
+    schema = ScopedAutoSchema()
+    retrieve_serializer_class = None
+
+    def get_serializer_class(self):
+        if self.action == "retrieve" and self.retrieve_serializer_class is not None:
+            return self.retrieve_serializer_class
+        return super().get_serializer_class()

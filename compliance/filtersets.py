@@ -1,0 +1,54 @@
+"""django-filter sets for the compliance read API and the officer UI (findings list)."""
+import django_filters
+from django.db.models import Max, OuterRef, Subquery
+
+from inventory.filtersets import FamilyFilter, IdFilter, SearchFilter
+
+from .models import ClusterScore, Finding, GpuClassification
+
+
+class GpuClassificationFilterSet(django_filters.FilterSet):
+    gpu = IdFilter(field_name="gpu_id")
+    cluster = IdFilter(field_name="gpu__host__cluster_id")
+    as_of = django_filters.DateFromToRangeFilter()
+
+    class Meta:
+        model = GpuClassification
+        fields = {"catalog_model": ["exact"], "eccn": ["exact"], "paragraph": ["exact"], "rule": ["exact"]}
+
+
+class ClusterScoreFilterSet(django_filters.FilterSet):
+    cluster = IdFilter(field_name="cluster_id")
+    family = FamilyFilter(field_name="cluster__operator_id", label="Operator's organization family (any member's id)")
+    as_of = django_filters.DateFromToRangeFilter()
+    risk_score_min = django_filters.NumberFilter(field_name="risk_score", lookup_expr="gte")
+    latest = django_filters.BooleanFilter(method="filter_latest", label="Only each cluster's most recent score")
+
+    class Meta:
+        model = ClusterScore
+        fields = {"rule": ["exact"]}
+
+    def filter_latest(self, queryset, name, value):
+        if not value:
+            return queryset
+        newest = (ClusterScore.objects.filter(cluster_id=OuterRef("cluster_id")).order_by()
+                  .values("cluster_id").annotate(newest=Max("as_of")).values("newest"))
+        return queryset.filter(as_of=Subquery(newest))
+
+
+class FindingFilterSet(django_filters.FilterSet):
+    q = SearchFilter(search_fields=("title", "kind", "citation"))
+    status = django_filters.MultipleChoiceFilter(choices=Finding.Status.choices)
+    severity = django_filters.MultipleChoiceFilter(choices=Finding.Severity.choices)
+    severity_min = django_filters.ChoiceFilter(field_name="severity", lookup_expr="gte",
+                                               choices=Finding.Severity.choices, label="Severity at least")
+    cluster = IdFilter(field_name="cluster_id")
+    organization = IdFilter(field_name="organization_id")
+    family = FamilyFilter(field_name="organization_id", label="Organization family (any member's id)")
+    assignee = IdFilter(field_name="assignee_id")
+    first_seen = django_filters.IsoDateTimeFromToRangeFilter()
+    last_seen = django_filters.IsoDateTimeFromToRangeFilter()
+
+    class Meta:
+        model = Finding
+        fields = {"kind": ["exact"], "subject_type": ["exact"], "subject_id": ["exact"]}
