@@ -179,3 +179,34 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+
+# --- chipwatch detectors (compliance/detectors/) --------------------------------
+# Every threshold a detector applies; each detector's docstring says why it has this value.
+# How far back the telemetry-integrity and duplicate-identity detectors look.
+CHIPWATCH_DETECTOR_LOOKBACK_HOURS = int(os.environ.get("CHIPWATCH_DETECTOR_LOOKBACK_HOURS", str(7 * 24)))
+# identity: reported memory may sit this far (relative) from a known variant's size
+# (GDDR6 parts with ECC on report ~6% less, e.g. an L40S's 48 GB as 45 GiB).
+CHIPWATCH_IDENTITY_MEMORY_TOLERANCE = float(os.environ.get("CHIPWATCH_IDENTITY_MEMORY_TOLERANCE", "0.08"))
+# identity: NVML's max SM clock may exceed the catalogued boost clock by this much
+# (an RTX 4090 reports 3120 MHz against a 2520 MHz boost).
+CHIPWATCH_IDENTITY_CLOCK_TOLERANCE = float(os.environ.get("CHIPWATCH_IDENTITY_CLOCK_TOLERANCE", "0.30"))
+# identity: the maximum power limit may exceed the catalogued TDP by this much
+# (an RTX 4090 allows 600 W against 450 W).
+CHIPWATCH_IDENTITY_POWER_TOLERANCE = float(os.environ.get("CHIPWATCH_IDENTITY_POWER_TOLERANCE", "0.50"))
+# identity: active NVLinks allowed above the catalogued link count before a part counts as unlocked.
+CHIPWATCH_IDENTITY_EXTRA_NVLINKS = int(os.environ.get("CHIPWATCH_IDENTITY_EXTRA_NVLINKS", "0"))
+# telemetry_integrity: a sample drawing more than TDP x (1 + this) is not from the part it claims to be.
+CHIPWATCH_POWER_DRAW_TOLERANCE = float(os.environ.get("CHIPWATCH_POWER_DRAW_TOLERANCE", "0.50"))
+# relocation: how far back a GPU's sites are compared.
+CHIPWATCH_RELOCATION_LOOKBACK_DAYS = int(os.environ.get("CHIPWATCH_RELOCATION_LOOKBACK_DAYS", "90"))
+# vanished_undeclared: a declared GPU silent for longer than this has vanished.
+CHIPWATCH_VANISHED_AFTER_HOURS = int(os.environ.get("CHIPWATCH_VANISHED_AFTER_HOURS", "72"))
+# aggregation: the AI Diffusion LPP allowance per consignee and year in H100-equivalents (90 FR 4544).
+CHIPWATCH_AGGREGATION_H100_EQUIVALENTS = float(os.environ.get("CHIPWATCH_AGGREGATION_H100_EQUIVALENTS", "1699"))
+# usage_pattern: an inference cluster is training-busy when, on at least BUSY_DAYS of the last
+# WINDOW_DAYS, at least GPU_SHARE of its (at least MIN_GPUS) GPUs averaged UTILIZATION_PCT or more.
+CHIPWATCH_USAGE_UTILIZATION_PCT = float(os.environ.get("CHIPWATCH_USAGE_UTILIZATION_PCT", "85"))
+CHIPWATCH_USAGE_GPU_SHARE = float(os.environ.get("CHIPWATCH_USAGE_GPU_SHARE", "0.8"))
+CHIPWATCH_USAGE_BUSY_DAYS = int(os.environ.get("CHIPWATCH_USAGE_BUSY_DAYS", "14"))
+CHIPWATCH_USAGE_WINDOW_DAYS = int(os.environ.get("CHIPWATCH_USAGE_WINDOW_DAYS", "21"))
+CHIPWATCH_USAGE_MIN_GPUS = int(os.environ.get("CHIPWATCH_USAGE_MIN_GPUS", "8"))

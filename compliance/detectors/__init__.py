@@ -14,8 +14,13 @@ from ..findings import finding_raise
 
 log = logging.getLogger(__name__)
 
-# Module names under compliance.detectors, in the order they run.
-DETECTORS: tuple[str, ...] = ()
+# Module names under compliance.detectors, in the order they run: first whether the hardware
+# is what it claims to be and whether its reports can be trusted, then where it is and
+# whether it is accounted for, then what the law says about who holds it and how much, and
+# last how it is used.
+DETECTORS: tuple[str, ...] = (
+    "identity",
+)
 
 
 def _modules():
