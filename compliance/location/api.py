@@ -7,9 +7,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import services
+from .landmark import LANDMARK_HEADER
 
 _SIGNED = [
-    OpenApiParameter(services.LANDMARK_HEADER, str, OpenApiParameter.HEADER, required=True),
+    OpenApiParameter(LANDMARK_HEADER, str, OpenApiParameter.HEADER, required=True),
     OpenApiParameter(protocol.SIGNATURE_HEADER, str, OpenApiParameter.HEADER, required=True,
                      description="base64 Ed25519 signature of the canonical body by the landmark's key"),
 ]
@@ -21,7 +22,7 @@ class _LandmarkView(APIView):
 
     def _call(self, request, service, render):
         try:
-            result = service(landmark_id=request.headers.get(services.LANDMARK_HEADER, ""),
+            result = service(landmark_id=request.headers.get(LANDMARK_HEADER, ""),
                              signature=request.headers.get(protocol.SIGNATURE_HEADER, ""), body=request.body)
         except services.LocationError as error:
             return Response({"error": error.code, "detail": error.detail}, status=error.status)

@@ -14,7 +14,7 @@ import re
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from chipwatch_agent import challenge as wire
 from chipwatch_agent import protocol
@@ -24,25 +24,23 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from compliance.core.destinations import default_destinations
 from compliance.findings import FindingSpec, finding_raise
 from compliance.models import Finding
 from inventory.models import Agent, Host
 
 from . import bounds
-from .landmark import CLAIM_SCHEMA, LANDMARK_HEADER, MEASUREMENT_SCHEMA
+from .landmark import CLAIM_SCHEMA, MEASUREMENT_SCHEMA
 from .models import Challenge, Landmark, Measurement
 
 MAX_ROUNDS = 64
 MAX_BODY_BYTES = 512 * 1024
 _HEX_NONCE = re.compile(r"^[0-9a-f]{%d}$" % (2 * wire.NONCE_BYTES))
 
-# Country Group D:5 (Supp. No. 1 to part 740) that is not also A:5/A:6 (so not Cyprus), plus Macau, plus Hong
-# Kong (treated as China under the EAR since 2020): where 3A090/4A090 items need a licence and the region check
-# calls "licence-required".  A deliberately small set; compliance.core.destinations supersedes it once it exists.
-LICENCE_REQUIRED_COUNTRIES = frozenset({
-    "AF", "BY", "CD", "CF", "CN", "CU", "ER", "HK", "HT", "IQ", "IR", "KH", "KP", "LB", "LY", "MM", "MO", "NI",
-    "RU", "SD", "SO", "SS", "SY", "VE", "ZW",
-})
+# Where the region check says "licence-required": Country Group D:5 and Macau, less countries also in A:5/A:6
+# (Cyprus), with the EAR's aliases (Hong Kong is China), from compliance.core.destinations as of the day judged.
+LICENCE_GROUPS = ("D:5", "Macau")
+EXCEPTED_GROUPS = ("A:5", "A:6")
 CITATION = ("Chip Security Act (S.1705 / H.R.3447, 119th Cong.): location verification of covered ICs; "
             "BIS 'Know Your Customer' red flags (Supp. No. 3 to part 732) on diversion; "
             "delay bound c·(RTT−t)/2, docs/location-verification.md")
@@ -255,13 +253,17 @@ class HostLocation:
     assessment: bounds.Assessment
 
 
-def licence_required_countries() -> frozenset[str]:
-    return LICENCE_REQUIRED_COUNTRIES
+def licence_required_countries(*, codes: list[str], as_of: date) -> frozenset[str]:
+    """The codes among `codes` (the atlas's) that are D:5 or Macau, and not A:5/A:6, on `as_of`."""
+    groups = default_destinations()
+    return frozenset(code for code in codes if groups.in_any(code, LICENCE_GROUPS, as_of)
+                     and not groups.in_any(code, EXCEPTED_GROUPS, as_of))
 
 
 def host_location(*, host: Host, now: datetime | None = None) -> HostLocation | None:
     """Judge a host from each active landmark's most recent measurement; None without measurements."""
-    since = (now or timezone.now()) - measurement_max_age()
+    now = now or timezone.now()
+    since = now - measurement_max_age()
     latest: dict[int, Measurement] = {}
     for measurement in (Measurement.objects.filter(host=host, verified_at__gte=since, landmark__retired_at__isnull=True)
                         .select_related("landmark").order_by("landmark_id", "-verified_at")):
@@ -276,8 +278,9 @@ def host_location(*, host: Host, now: datetime | None = None) -> HostLocation | 
                       for m in measurements] for kind in (bounds.SOUND, bounds.LIKELY))
     site = host.cluster.site if host.cluster_id else None
     declared = (site.latitude, site.longitude) if site is not None and site.latitude is not None else None
-    assessment = bounds.assess(discs=discs, likely_discs=likely, site=declared,
-                               licence_countries=licence_required_countries(), atlas=bounds.CountryAtlas.load())
+    atlas = bounds.CountryAtlas.load()
+    assessment = bounds.assess(discs=discs, likely_discs=likely, site=declared, atlas=atlas,
+                               licence_countries=licence_required_countries(codes=atlas.codes, as_of=now.date()))
     return HostLocation(host, site, measurements, discs, likely, assessment)
 
 

@@ -2,7 +2,6 @@
 import os
 from datetime import datetime, timedelta, timezone
 
-import pytest
 from chipwatch_agent import challenge as wire
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
