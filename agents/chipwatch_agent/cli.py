@@ -30,6 +30,10 @@ class UsageError(Exception):
     """Bad input on the command line (exit 2)."""
 
 
+class AlreadyRunning(Exception):
+    """Another `run` holds the state directory (exit 1)."""
+
+
 def open_nvml(fake: Optional[str]) -> Tuple[Any, str]:
     """The NVML module and the backend name the reports will carry."""
     if fake is None:
@@ -121,17 +125,32 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ConfigError(f"not enrolled (no server/agent id in {args.paths.config}): run `chipwatch-agent enroll`")
     key = load_private_key(args.paths.key)
     nvml, backend = open_nvml(args.fake_nvml)
+    lock = _single_instance_lock(args.paths.state_dir)
     sender = Sender(config.server_url, config.agent_id, key, config.request_timeout_seconds)
-    agent = Agent(args.paths, config, nvml, backend, sender)
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    interval = args.interval or config.interval_seconds
-    log.info("chipwatch-agent %s running: every %ss to %s (backend %s)", __version__, interval,
-             config.server_url, backend)
-    agent.run(interval, stop, once=args.once)
+    with lock:
+        agent = Agent(args.paths, config, nvml, backend, sender)
+        stop = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        interval = args.interval or config.interval_seconds
+        log.info("chipwatch-agent %s running: every %ss to %s (backend %s)", __version__, interval,
+                 config.server_url, backend)
+        agent.run(interval, stop, once=args.once)
     log.info("stopped; %d report(s) left in the spool", len(agent.spool.entries()))
     return EXIT_OK
+
+
+def _single_instance_lock(state_dir: Path):
+    """One `run` per state directory: two would hand out the same sequence numbers."""
+    import fcntl
+
+    handle = open(state_dir / "run.lock", "a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise AlreadyRunning(f"another chipwatch-agent run is using {state_dir}") from None
+    return handle
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -230,6 +249,6 @@ def main(argv: Optional[list] = None) -> int:
     except ConfigError as exc:
         print(f"chipwatch-agent: {exc}", file=sys.stderr)
         return EXIT_NOT_ENROLLED
-    except (EnrollmentError, OSError) as exc:
+    except (EnrollmentError, AlreadyRunning, OSError) as exc:
         print(f"chipwatch-agent: {exc}", file=sys.stderr)
         return EXIT_FAILURE

@@ -16,7 +16,6 @@ from nvidia-smi captures, see docs/report-format.md); everything per board
 from __future__ import annotations
 
 import argparse
-import ctypes
 import hashlib
 import sys
 import uuid

@@ -139,3 +139,21 @@ def test_status_shows_the_last_error(enrolled, server):
     agent_cli("run", "--once", "--fake-nvml", "l20", "--state-dir", str(enrolled.state_dir))
     shown = json.loads(agent_cli("status", "--json", "--state-dir", str(enrolled.state_dir)).stdout)
     assert shown["unauthorized"] is True and shown["spool_depth"] == 1 and "401" in shown["last_error"]
+
+
+def test_a_second_run_on_the_same_state_dir_is_refused(enrolled, server):
+    def slow_store(request):
+        status, body, _ = server.store(request)
+        return status, body, 1.0
+
+    server.respond = slow_store
+    first = subprocess.Popen([sys.executable, "-m", "chipwatch_agent", "run", "--fake-nvml", "l20",
+                              "--interval", "3600", "--state-dir", str(enrolled.state_dir)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_for(lambda: len(server.requests) == 1)
+        second = agent_cli("run", "--once", "--fake-nvml", "l20", "--state-dir", str(enrolled.state_dir))
+        assert second.returncode == 1 and "another chipwatch-agent run" in second.stderr
+    finally:
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(timeout=20) == 0
