@@ -63,6 +63,9 @@ class HttpServerLink:
             raise RuntimeError(f"server refused {what}: {response.status_code} {payload}")
         return payload
 
+    def close(self) -> None:
+        self.session.close()
+
 
 @dataclass
 class Outcome:

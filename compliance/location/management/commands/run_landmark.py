@@ -29,8 +29,8 @@ class Command(BaseCommand):
         logging.basicConfig(level=logging.INFO)
         with open(options["key_file"], "rb") as handle:
             private_key = load_pem_private_key(handle.read(), password=None)
-        landmark = Landmark(landmark_id=options["landmark_id"], private_key=private_key,
-                            server=HttpServerLink(options["server"], options["landmark_id"]),
+        server = HttpServerLink(options["server"], options["landmark_id"])
+        landmark = Landmark(landmark_id=options["landmark_id"], private_key=private_key, server=server,
                             listen=_listen(options["listen"]), rounds=options["rounds"])
         self.stdout.write(f"landmark {options['landmark_id']} listening on {landmark.address[0]}:{landmark.address[1]}")
         try:
@@ -39,3 +39,4 @@ class Command(BaseCommand):
             pass
         finally:
             landmark.close()
+            server.close()
