@@ -38,7 +38,8 @@ def _synthetic_reports_allowed():
 
 @pytest.fixture(scope="session")
 def validator():
-    return jsonschema.Draft202012Validator(protocol.load_schema())
+    schema = protocol.load_schema()
+    return jsonschema.validators.validator_for(schema)(schema)
 
 
 @pytest.fixture
