@@ -18,7 +18,7 @@ def organization_roots(organization_ids) -> dict[int, int]:
     parent_of: dict[int, int | None] = {}
     frontier = set(organization_ids)
     while frontier:
-        rows = Organization.objects.filter(id__in=frontier).values_list("id", "parent_id")
+        rows = Organization.objects.filter(id__in=frontier).order_by().values_list("id", "parent_id")
         parent_of.update(rows)
         frontier = {parent for parent in parent_of.values() if parent is not None and parent not in parent_of}
     roots = {}
@@ -36,7 +36,8 @@ def organization_descendant_ids(root_ids) -> set[int]:
     found = set(root_ids)
     frontier = set(found)
     while frontier:
-        frontier = set(Organization.objects.filter(parent_id__in=frontier).values_list("id", flat=True)) - found
+        frontier = set(Organization.objects.filter(parent_id__in=frontier).order_by()
+                       .values_list("id", flat=True)) - found
         found |= frontier
     return found
 
