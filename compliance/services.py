@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from datetime import date
+from functools import lru_cache
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
@@ -112,24 +113,44 @@ def _licenses_at(licenses: list[License], *, country: str, site_id: int) -> list
     )
 
 
+_SUMMARY_FIELDS = ("eccn", "paragraph", "rule", "tpp", "performance_density", "license_exception")
+
+
+@lru_cache(maxsize=8192)
+def _model_verdict(key: str, as_of: date, country: str, headquarters: str, ultimate_parent_hq: str,
+                   explain: bool) -> dict:
+    """Classification and licence determination of one catalog model at one place and date.
+
+    Pure and cached: a fleet has few distinct (model, destination, HQ) combinations, so a
+    re-score of 10 k clusters runs the core a few hundred times, not 10 k × models.  Without
+    `explain` the classification is summarised (the audit report carries every threshold).
+    """
+    chip = catalog_chip(key)
+    try:
+        verdict = classify(chip, as_of)
+    except InsufficientSpec as missing:
+        return {"classification": None, "undetermined": str(missing)}
+    determination = determine_license(
+        verdict, destination=country, as_of=as_of, headquarters=headquarters,
+        ultimate_parent_hq=ultimate_parent_hq, prc_made=chip.prc_made)
+    classification = verdict.to_dict()
+    if not explain:
+        classification = {name: classification[name] for name in _SUMMARY_FIELDS}
+    return {"classification": classification, "license": determination.to_dict()}
+
+
 def cluster_figures(*, counts: dict[str, int], unidentified: int, as_of: date, country: str, headquarters: str,
-                    ultimate_parent_hq: str, licenses: list[tuple[str, tuple[str, ...]]]) -> dict:
+                    ultimate_parent_hq: str, licenses: list[tuple[str, tuple[str, ...]]],
+                    explain: bool = False) -> dict:
     """Everything the law says about one cluster's inventory on `as_of`: the core's score, the
     licence determination per controlled model, and what could not be identified."""
     chips = {key: catalog_chip(key) for key in counts}
     determinations, controlled_eccns = {}, set()
     for key in sorted(chips):
-        try:
-            verdict = classify(chips[key], as_of)
-        except InsufficientSpec as missing:
-            determinations[key] = {"classification": None, "undetermined": str(missing)}
-            continue
-        determination = determine_license(
-            verdict, destination=country, as_of=as_of, headquarters=headquarters,
-            ultimate_parent_hq=ultimate_parent_hq, prc_made=chips[key].prc_made)
-        determinations[key] = {"classification": verdict.to_dict(), "license": determination.to_dict()}
-        if determination.license_required and verdict.eccn:
-            controlled_eccns.add(verdict.eccn)
+        determinations[key] = verdict = _model_verdict(key, as_of, country, headquarters, ultimate_parent_hq,
+                                                       explain)
+        if verdict.get("license", {}).get("license_required") and verdict["classification"]["eccn"]:
+            controlled_eccns.add(verdict["classification"]["eccn"])
     license_required = any(d.get("license", {}).get("license_required") for d in determinations.values())
     # A licence with no ECCN list covers everything at its destination; otherwise it must name each one.
     covering = [number for number, eccns in licenses if not eccns or controlled_eccns <= set(eccns)]
@@ -180,22 +201,47 @@ def clusters_score(*, cluster_ids: list[int] | None = None, as_of: date) -> int:
                                   site_id=cluster.site_id),
         )
         rows.append(_score_row(cluster.id, as_of, figures, now))
-    ClusterScore.objects.bulk_create(
-        rows, update_conflicts=True, unique_fields=["cluster", "as_of"],
-        update_fields=["rule", "gpu_count", "controlled_gpu_count", "aggregate_tpp", "h100_equivalents",
-                       "risk_score", "figures", "content_sha256", "computed_at"],
-    )
+    _scores_upsert(rows)
     return len(rows)
 
 
+_SCORE_FIELDS = ("cluster_id", "as_of", "rule", "gpu_count", "controlled_gpu_count", "aggregate_tpp",
+                 "h100_equivalents", "risk_score", "figures", "content_sha256", "computed_at")
+
+
+def _scores_upsert(rows: list[ClusterScore]) -> None:
+    """Insert or replace scores on (cluster, as_of).
+
+    On PostgreSQL through COPY into a temporary table and one INSERT … ON CONFLICT: the ORM's
+    bulk upsert spends most of a 10 k-cluster re-score quoting JSON into array literals.
+    """
+    if connection.vendor != "postgresql":
+        ClusterScore.objects.bulk_create(rows, update_conflicts=True, unique_fields=["cluster", "as_of"],
+                                         update_fields=[f.removesuffix("_id") for f in _SCORE_FIELDS[2:]])
+        return
+    columns = ", ".join(_SCORE_FIELDS)
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _SCORE_FIELDS[2:])
+    table = ClusterScore._meta.db_table
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"CREATE TEMP TABLE score_load ON COMMIT DROP AS SELECT {columns} FROM {table} WITH NO DATA")
+        with cursor.connection.cursor().copy(f"COPY score_load ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([getattr(row, f) if f != "figures" else row.figures_json for f in _SCORE_FIELDS])
+        cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM score_load "
+                       f"ON CONFLICT (cluster_id, as_of) DO UPDATE SET {updates}")
+
+
 def _score_row(cluster_id: int, as_of: date, figures: dict, now) -> ClusterScore:
-    return ClusterScore(
+    canonical = canonical_json(figures)
+    row = ClusterScore(
         cluster_id=cluster_id, as_of=as_of, rule=figures["rule"] or "none in force",
         gpu_count=figures["gpu_count"] + figures["unidentified_gpus"],
         controlled_gpu_count=figures["controlled_gpus"], aggregate_tpp=figures["aggregate_tpp"],
         h100_equivalents=figures["h100_equivalents"], risk_score=figures["risk_score"], figures=figures,
-        content_sha256=sha256_hex(canonical_json(figures)), computed_at=now,
+        content_sha256=sha256_hex(canonical), computed_at=now,
     )
+    row.figures_json = canonical.decode()  # serialised once: hashed here, loaded as-is by COPY
+    return row
 
 
 def fleet_rescore(*, as_of: date | None = None) -> int:
@@ -249,7 +295,7 @@ def cluster_audit_report(*, cluster: Cluster, as_of: date) -> dict:
     hq, top_hq = _family_headquarters()[cluster.operator_id]
     figures = cluster_figures(
         counts=dict(counts), unidentified=unidentified, as_of=as_of, country=cluster.site.country,
-        headquarters=hq, ultimate_parent_hq=top_hq,
+        headquarters=hq, ultimate_parent_hq=top_hq, explain=True,
         licenses=_licenses_at(_licenses_in_force(as_of).get(cluster.operator_id, []),
                               country=cluster.site.country, site_id=cluster.site_id),
     )

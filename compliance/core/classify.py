@@ -7,8 +7,9 @@ answer (e.g. I/O bandwidth of a chip already below the 2022 TPP line) are tolera
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 from .catalog import Chip
 from .regimes import (
@@ -89,13 +90,21 @@ class Classification:
         return self.eccn is not None
 
     def to_dict(self) -> dict:
-        data = asdict(self)
-        data["as_of"] = self.as_of.isoformat()
-        data["license_exception"] = list(self.license_exception)
-        data["explanation"] = [asdict(step) for step in self.explanation]
-        return data
+        # Field by field rather than dataclasses.asdict, whose deep copies dominated a fleet re-score.
+        return {
+            "eccn": self.eccn,
+            "paragraph": self.paragraph,
+            "rule": self.rule,
+            "as_of": self.as_of.isoformat(),
+            "tpp": self.tpp,
+            "performance_density": self.performance_density,
+            "license_exception": list(self.license_exception),
+            "explanation": [dict(step.__dict__) for step in self.explanation],
+            "spec": dict(self.spec.__dict__),
+        }
 
 
+@lru_cache(maxsize=4096)
 def classify(item: Chip | Spec | HbmStack, as_of: date) -> Classification:
     """Classify under the regime in force on ``as_of``."""
     spec = Spec.from_chip(item) if isinstance(item, Chip) else item
