@@ -232,7 +232,7 @@ def _ingest_verified(report: dict, sha: str, agent_id: str, signature: str, rece
         agent = Agent.objects.select_for_update().select_related("host").get(pk=agent.pk)
         existing = Observation.objects.filter(report_id=report["report_id"]).only("id", "payload_sha256").first()
         if existing is not None:
-            if existing.payload_sha256 == sha:
+            if existing.payload_sha256 == sha or _same_report_but_identity(existing, report):
                 return IngestResult("duplicate", existing.id, report["report_id"], http_status=200)
             raise IngestError(409, "report_conflict", "a different report with this report_id is already stored",
                               record=True)
@@ -280,6 +280,14 @@ def _ingest_verified(report: dict, sha: str, agent_id: str, signature: str, rece
     if abs(observation.clock_skew_seconds) > settings.CHIPWATCH_CLOCK_SKEW_SECONDS:
         warnings.append(f"collected_at is {observation.clock_skew_seconds:+.0f} s from the server clock")
     return IngestResult("stored", observation.id, report["report_id"], http_status=201, warnings=warnings)
+
+
+def _same_report_but_identity(existing: Observation, report: dict) -> bool:
+    """The agent may resend a report lean after sending it full (or the reverse) when a restart
+    or the daily full report falls between two attempts: same report, same identity hash."""
+    without_identity = {k: v for k, v in report.items() if k != "identity"}
+    stored = {k: v for k, v in Observation.objects.get(pk=existing.pk).payload.items() if k != "identity"}
+    return protocol.canonical_json(stored) == protocol.canonical_json(without_identity)
 
 
 def _enqueue_evaluation(host_id: int) -> None:

@@ -66,6 +66,16 @@ def test_same_report_id_with_different_content_is_409(client, agent):
     assert table_counts() == before
 
 
+def test_same_report_resent_lean_after_full_is_a_duplicate(client, agent):
+    agent_obj, key = agent
+    report = minimal_report(str(agent_obj.id))
+    first = signed_post(client, report, key)
+    again = signed_post(client, lean(report), key)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["observation_id"] == first.json()["observation_id"]
+    assert Observation.objects.count() == 1
+
+
 def test_oversized_body_is_413_and_writes_nothing(client, agent, settings):
     agent_obj, key = agent
     settings.CHIPWATCH_MAX_REPORT_BYTES = 2000
