@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 # last how it is used.
 DETECTORS: tuple[str, ...] = (
     "identity",
+    "duplicate_identity",
+    "relocation",
 )
 
 
