@@ -61,11 +61,18 @@ def _os_name() -> str:
     return platform.platform()[:256]
 
 
+# Containers and cloned images often share /etc/machine-id, and a simulated fleet runs many
+# agents on one machine: these variables name the host instead.  Like every reported fact,
+# the host owner controls them.
+HOSTNAME_ENV = "CHIPWATCH_AGENT_HOSTNAME"
+MACHINE_ID_ENV = "CHIPWATCH_AGENT_MACHINE_ID"
+
+
 def host_facts() -> dict:
     """What the operating system says about the host (NVML versions are added by the collector)."""
     return {
-        "hostname": (socket.gethostname() or "unknown")[:255],
-        "machine_id": _read_text("/etc/machine-id"),
+        "hostname": (os.environ.get(HOSTNAME_ENV) or socket.gethostname() or "unknown")[:255],
+        "machine_id": os.environ.get(MACHINE_ID_ENV, "")[:64] or _read_text("/etc/machine-id"),
         "boot_id": _read_text("/proc/sys/kernel/random/boot_id"),
         "os": _os_name(),
         "kernel": platform.release()[:256],
