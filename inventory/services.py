@@ -217,19 +217,21 @@ def _ingest_verified(report: dict, sha: str, agent_id: str, signature: str, rece
     if report["agent_id"] != agent_id:
         raise IngestError(401, "agent_mismatch", "the report's agent_id differs from the authenticating agent",
                           record=True)
-    agent = Agent.objects.select_related("host").filter(pk=_as_uuid(agent_id)).first() if _as_uuid(agent_id) else None
-    if agent is None:
+    if _as_uuid(agent_id) is None:
         raise IngestError(401, "unknown_agent", f"no enrolled agent {agent_id!r}", record=True)
-    if not signature or not protocol.verify(agent.public_key, report, signature):
-        raise IngestError(401, "bad_signature", "signature does not verify against the enrolled key", record=True)
-    if agent.revoked_at is not None:
-        raise IngestError(403, "agent_revoked", f"agent key revoked at {agent.revoked_at.isoformat()}", record=True)
-    if report["synthetic"] and not settings.CHIPWATCH_ACCEPT_SYNTHETIC:
-        raise IngestError(403, "synthetic_rejected", "reports from a fake NVML backend are not accepted here",
-                          record=True)
-
     with transaction.atomic():
-        agent = Agent.objects.select_for_update().select_related("host").get(pk=agent.pk)
+        # Locking the agent row serialises its reports, so sequence checks cannot race.
+        agent = Agent.objects.select_for_update(of=("self",)).select_related("host").filter(pk=agent_id).first()
+        if agent is None:
+            raise IngestError(401, "unknown_agent", f"no enrolled agent {agent_id!r}", record=True)
+        if not signature or not protocol.verify(agent.public_key, report, signature):
+            raise IngestError(401, "bad_signature", "signature does not verify against the enrolled key", record=True)
+        if agent.revoked_at is not None:
+            raise IngestError(403, "agent_revoked", f"agent key revoked at {agent.revoked_at.isoformat()}",
+                              record=True)
+        if report["synthetic"] and not settings.CHIPWATCH_ACCEPT_SYNTHETIC:
+            raise IngestError(403, "synthetic_rejected", "reports from a fake NVML backend are not accepted here",
+                              record=True)
         existing = Observation.objects.filter(report_id=report["report_id"]).only("id", "payload_sha256").first()
         if existing is not None:
             if existing.payload_sha256 == sha or _same_report_but_identity(existing, report):
@@ -301,6 +303,12 @@ def _enqueue_evaluation(host_id: int) -> None:
         logging.getLogger(__name__).warning("could not enqueue evaluate_host(%s); the sweeper will", host_id)
 
 
+_HOST_REPORTED_FIELDS = (
+    "hostname", "machine_id", "boot_id", "os", "kernel", "driver_version", "nvml_version", "cuda_driver_version",
+    "nvml_ok", "nvml_error", "identity_sha256", "first_seen", "last_seen", "last_observation", "needs_evaluation",
+)
+
+
 def _host_apply(host: Host, report: dict, observation: Observation, now: datetime) -> None:
     facts = report["host"]
     status = report["nvml_status"]
@@ -317,7 +325,7 @@ def _host_apply(host: Host, report: dict, observation: Observation, now: datetim
     host.last_seen = now
     host.last_observation = observation
     host.needs_evaluation = now
-    host.save()
+    host.save(update_fields=_HOST_REPORTED_FIELDS)
 
 
 _GPU_FIELDS = (
