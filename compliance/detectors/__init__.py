@@ -22,6 +22,7 @@ DETECTORS: tuple[str, ...] = (
     "identity",
     "duplicate_identity",
     "relocation",
+    "vanished_undeclared",
 )
 
 
