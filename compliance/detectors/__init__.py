@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 DETECTORS: tuple[str, ...] = (
     "identity",
     "duplicate_identity",
+    "telemetry_integrity",
     "relocation",
     "vanished_undeclared",
 )

@@ -115,17 +115,22 @@ class Node:
         """The shipped profile, with GPU identities of this host's own."""
         return own_identity(copy.deepcopy(load_snapshot(name)), self.host.hostname)
 
-    def report(self, snapshot: dict | str, *, when: datetime | None = None, boot_id: str | None = None,
-               sequence: int | None = None) -> int:
-        """Collect from `snapshot` (or a profile name), sign, post, evaluate; the observation id."""
+    def build(self, snapshot: dict | str, *, when: datetime | None = None, boot_id: str | None = None,
+              skew: timedelta = timedelta(0)) -> dict:
+        """A report collected from `snapshot` (or a profile name) at `when`, its clock off by `skew`."""
         if isinstance(snapshot, str):
             snapshot = self.profile(snapshot)
-        when = when or timezone.now()
         report = build_report(Collector(FakeNvml(snapshot)).collect(), agent_id=str(self.agent.id),
-                              sequence=self.sequence if sequence is None else sequence, backend="fake",
-                              collected_at=when.timestamp())
+                              sequence=self.sequence, backend="fake",
+                              collected_at=((when or timezone.now()) + skew).timestamp())
         report["host"].update(hostname=self.host.hostname, machine_id=self.host.machine_id,
                               boot_id=boot_id or self.fleet.boot_id)
+        return report
+
+    def report(self, snapshot: dict | str, *, when: datetime | None = None, **build) -> int:
+        """Collect, sign, post and evaluate a report (see `build`); the observation id."""
+        when = when or timezone.now()
+        report = self.build(snapshot, when=when, **build)
         with at(when), self.fleet.capture(execute=True):
             response = signed_post(self.fleet.client, report, self.key)
         assert response.status_code == 201, response.content
