@@ -22,6 +22,8 @@ class ScopedReadOnlyViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
     pagination_class = BoundedLimitOffsetPagination
     schema = ScopedAutoSchema()
     retrieve_serializer_class = None
+    # Any id-shaped segment reaches the view, so a malformed id answers the API's JSON 404, not an HTML page.
+    lookup_value_regex = "[^/]+"
 
     def get_serializer_class(self):
         if self.action == "retrieve" and self.retrieve_serializer_class is not None:

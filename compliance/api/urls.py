@@ -9,6 +9,6 @@ router.register("scores", views.ClusterScoreViewSet, basename="score")
 router.register("findings", views.FindingViewSet, basename="finding")
 
 urlpatterns = [
-    path("clusters/<int:pk>/audit", views.ClusterAuditReportView.as_view(), name="cluster-audit"),
+    path("clusters/<str:pk>/audit", views.ClusterAuditReportView.as_view(), name="cluster-audit"),
     *router.urls,
 ]

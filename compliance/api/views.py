@@ -108,6 +108,7 @@ class ClusterAuditReportView(ScopedQuerysetMixin, GenericAPIView):
         operation_id="clusters_audit_retrieve",
         summary="Reproducible audit report of one cluster as of a date",
         parameters=[
+            OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The cluster's id"),
             OpenApiParameter("as_of", OpenApiTypes.DATE, required=True, description="YYYY-MM-DD"),
             OpenApiParameter("format", OpenApiTypes.STR, enum=["json", "csv"], description="json (default) or csv"),
         ],
@@ -119,7 +120,7 @@ class ClusterAuditReportView(ScopedQuerysetMixin, GenericAPIView):
                 "path,value rows of every leaf of the same document, in canonical order")),
         },
     )
-    def get(self, request, pk: int):
+    def get(self, request, pk: str):
         cluster = self.get_object()
         query = AuditQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)

@@ -38,7 +38,7 @@ class BriefGpuSerializer(serializers.ModelSerializer):
 
 
 class OrganizationSerializer(serializers.ModelSerializer):
-    parent = BriefOrganizationSerializer(read_only=True)
+    parent = BriefOrganizationSerializer(read_only=True, allow_null=True)
     ultimate_parent_id = serializers.SerializerMethodField(help_text="Root of the ownership chain (itself if none)")
 
     class Meta:
@@ -74,7 +74,7 @@ class ClusterSerializer(serializers.ModelSerializer):
 
 
 class HostSerializer(serializers.ModelSerializer):
-    cluster = BriefClusterSerializer(read_only=True)
+    cluster = BriefClusterSerializer(read_only=True, allow_null=True)
     gpu_count = serializers.IntegerField(read_only=True)
 
     class Meta:
@@ -85,7 +85,7 @@ class HostSerializer(serializers.ModelSerializer):
 
 
 class GpuSerializer(serializers.ModelSerializer):
-    host = BriefHostSerializer(read_only=True)
+    host = BriefHostSerializer(read_only=True, allow_null=True)
     cluster = BriefClusterSerializer(source="host.cluster", read_only=True, allow_null=True)
 
     class Meta:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 EVIL_NAME = 'Alpha <script>alert("x")</script> Cloud'
@@ -34,6 +35,7 @@ class Family:
         return getattr(self, kind)[0]
 
 
+@transaction.atomic  # one commit, not one per row, under live_server's transactional database
 def family_create(prefix: str, *, hq: str, site_country: str, child_name: str | None = None,
                   aliases=()) -> Family:
     from inventory.models import Organization, Site
@@ -49,6 +51,7 @@ def family_create(prefix: str, *, hq: str, site_country: str, child_name: str | 
     return family
 
 
+@transaction.atomic
 def fleet_grow(family: Family, *, clusters: int) -> Family:
     """Add clusters, each with a host, two NVLinked GPUs, a report, a classification, a score and a finding.
 
