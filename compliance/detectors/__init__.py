@@ -24,6 +24,7 @@ DETECTORS: tuple[str, ...] = (
     "telemetry_integrity",
     "relocation",
     "vanished_undeclared",
+    "headquarters",
 )
 
 
