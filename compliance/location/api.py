@@ -1,7 +1,8 @@
 """Landmark-facing endpoints.  Landmarks authenticate by signing the body with their
 registered Ed25519 key (like agents), so these views opt out of DRF authentication."""
 from chipwatch_agent import protocol
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -31,6 +32,10 @@ class _LandmarkView(APIView):
 
 class ChallengeClaimView(_LandmarkView):
     @extend_schema(request={"application/json": {"type": "object"}}, parameters=_SIGNED,
+                   responses={200: inline_serializer("LandmarkChallenges", {"challenges": serializers.ListField(
+                       child=inline_serializer("LandmarkChallenge", {
+                           "nonce": serializers.CharField(), "agent_id": serializers.UUIDField(),
+                           "agent_public_key": serializers.CharField(), "expires_at": serializers.DateTimeField()}))})},
                    summary="A landmark asks which challenges to put to the agents connected to it")
     def post(self, request):
         return self._call(request, services.challenges_claim, lambda challenges: Response({"challenges": [
@@ -40,6 +45,9 @@ class ChallengeClaimView(_LandmarkView):
 
 class MeasurementView(_LandmarkView):
     @extend_schema(request={"application/json": {"type": "object"}}, parameters=_SIGNED,
+                   responses={201: inline_serializer("LandmarkMeasurementStored", {
+                       "measurement_id": serializers.IntegerField(), "rtt_min_ms": serializers.FloatField(),
+                       "gpu_attestation": serializers.CharField()})},
                    summary="A landmark reports the signed round trips it timed for one challenge")
     def post(self, request):
         return self._call(request, services.measurement_ingest, lambda m: Response(
