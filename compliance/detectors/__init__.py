@@ -25,6 +25,7 @@ DETECTORS: tuple[str, ...] = (
     "relocation",
     "vanished_undeclared",
     "headquarters",
+    "aggregation",
 )
 
 

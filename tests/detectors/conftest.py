@@ -57,6 +57,14 @@ def unlock_nvlinks(snapshot: dict, donor: str = "hgx-h100") -> dict:
     return snapshot
 
 
+def share_fabric(snapshot: dict, donor: dict) -> dict:
+    """Make `snapshot`'s GPUs report the NVLink fabric (cluster UUID, clique) of `donor`'s."""
+    fabric = "nvmlDeviceGetGpuFabricInfoV"
+    snapshot["calls"] = ([call for call in snapshot["calls"] if call[0] != fabric]
+                         + [call for call in donor["calls"] if call[0] == fabric])
+    return snapshot
+
+
 def _derived_uuid(tag: str, original: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{tag}/{original}"))
 
