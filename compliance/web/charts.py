@@ -73,17 +73,17 @@ class LineChart:
     labels: list[tuple[float, str]]
     series: list[Series]
     ticks: list[tuple[float, int]]
-    width: int = 520
-    height: int = 200
+    width: int = 1000
+    height: int = 210
     left: int = 36
-    bottom: int = 170
+    bottom: int = 180
 
 
 def line_chart(title: str, labels: list[str], series: list[tuple[str, str, list[int]]]) -> LineChart:
     """One polyline per series over shared x labels (e.g. weeks)."""
     chart = LineChart(title=title, labels=[], series=[], ticks=[])
     top = max((max(values, default=0) for _, _, values in series), default=0) or 1
-    span_x = chart.width - chart.left - 10
+    span_x = chart.width - chart.left - 40
     step = span_x / max(len(labels) - 1, 1)
     plot_height = chart.bottom - 10
 
