@@ -26,6 +26,7 @@ DETECTORS: tuple[str, ...] = (
     "vanished_undeclared",
     "headquarters",
     "aggregation",
+    "usage_pattern",
 )
 
 
