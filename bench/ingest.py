@@ -155,7 +155,7 @@ def main():
     redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
     results = []
     with gunicorn(database_url, workers=args.workers,
-                  extra_env={"REDIS_URL": redis_url, "CHIPWATCH_ACCEPT_SYNTHETIC": "1"}) as base:
+                  env={"REDIS_URL": redis_url, "CHIPWATCH_ACCEPT_SYNTHETIC": "1"}) as base:
         for name, fleet in phases:
             before = set(Observation.objects.values_list("id", flat=True))
             http_result = post_all(base, fleet, args.clients)

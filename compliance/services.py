@@ -223,12 +223,14 @@ def _scores_upsert(rows: list[ClusterScore]) -> None:
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _SCORE_FIELDS[2:])
     table = ClusterScore._meta.db_table
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"CREATE TEMP TABLE score_load ON COMMIT DROP AS SELECT {columns} FROM {table} WITH NO DATA")
+        # Dropped explicitly, not ON COMMIT: an enclosing transaction may score again before it commits.
+        cursor.execute(f"CREATE TEMP TABLE score_load AS SELECT {columns} FROM {table} WITH NO DATA")
         with cursor.connection.cursor().copy(f"COPY score_load ({columns}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row([getattr(row, f) if f != "figures" else row.figures_json for f in _SCORE_FIELDS])
         cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM score_load "
                        f"ON CONFLICT (cluster_id, as_of) DO UPDATE SET {updates}")
+        cursor.execute("DROP TABLE score_load")
 
 
 def _score_row(cluster_id: int, as_of: date, figures: dict, now) -> ClusterScore:

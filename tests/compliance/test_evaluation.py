@@ -99,3 +99,16 @@ def test_audit_report_is_built_from_history(client, enrolled_agent, django_captu
                                                                                              as_of=today))
     before = cluster_audit_report(cluster=cluster, as_of=date(2020, 1, 1))
     assert before["inventory"] == [] and before["rule_in_force"] is None
+
+
+def test_scoring_twice_in_one_transaction(client, enrolled_agent, django_capture_on_commit_callbacks):
+    """The PostgreSQL upsert path uses a scratch table; a second score before commit must work."""
+    from django.db import transaction
+
+    agent, key = enrolled_agent
+    with django_capture_on_commit_callbacks(execute=True):
+        signed_post(client, profile_report(agent, "hgx-h100"), key)
+    with transaction.atomic():
+        clusters_score(cluster_ids=[agent.host.cluster_id], as_of=date(2025, 1, 1))
+        clusters_score(cluster_ids=[agent.host.cluster_id], as_of=date(2025, 1, 2))
+    assert ClusterScore.objects.filter(cluster=agent.host.cluster, as_of__year=2025).count() == 2

@@ -1,0 +1,59 @@
+"""Real servers on loopback for tests and benches: gunicorn serving chipwatch."""
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.request import urlopen
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Gunicorn:
+    """chipwatch under gunicorn on 127.0.0.1:`port`; start/stop may repeat on the same port."""
+
+    def __init__(self, database_url: str, *, port: int | None = None, workers: int = 2, env: dict | None = None):
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.workers = workers
+        self.env = dict(os.environ, DATABASE_URL=database_url, LOG_LEVEL="WARNING", DEBUG="0", **(env or {}))
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "Gunicorn":
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "config.wsgi:application", "-b", f"127.0.0.1:{self.port}",
+             "-w", str(self.workers), "--log-level", "warning"], cwd=ROOT, env=self.env)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                urlopen(self.url + "/healthz", timeout=1).read()
+                return self
+            except OSError:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"gunicorn exited with {self.proc.returncode}")
+                time.sleep(0.1)
+        raise RuntimeError("gunicorn did not answer /healthz within 30 s")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(15)
+
+
+@contextlib.contextmanager
+def gunicorn(database_url: str, **kwargs):
+    server = Gunicorn(database_url, **kwargs).start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
