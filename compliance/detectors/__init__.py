@@ -4,6 +4,10 @@ Every detector module exposes ``detect(*, host_ids: list[int] | None) -> Iterabl
 ``host_ids=None`` means the whole fleet (the periodic re-score), a list narrows it to the
 hosts just evaluated (after ingest).  Detectors only read; `finding_raise` writes and
 deduplicates, so running a detector twice raises nothing new.
+
+Each module's docstring states the pattern, the red flag or rule it maps to, the evidence it
+records and how severity is set; `_fleet` holds what several of them share.  Thresholds are
+the ``CHIPWATCH_*`` settings of the detectors block in ``config/settings.py``.
 """
 from __future__ import annotations
 
