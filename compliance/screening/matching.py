@@ -82,7 +82,6 @@ PLACE_WORDS = _words(
     "sichuan hubei hong kong macau macao taiwan singapore malaysia russia russian moscow iran tehran uae dubai "
     "emirates pakistan india korea japan america american usa europe european asia asian pacific hk sg"
 )
-_VOWELS = re.compile(r"[aeiouy]")
 
 
 @dataclass(frozen=True)
@@ -92,6 +91,7 @@ class Name:
     original: str
     tokens: tuple[str, ...]
     legal_forms: tuple[str, ...]
+    weights: tuple[float, ...]
 
     @property
     def compact(self) -> str:
@@ -136,6 +136,8 @@ def transliterate(text: str) -> str:
     Unidecode spells 华为 "Hua Wei "; gluing gives "HuaWei", which is how pinyin names
     are written ("Huawei", "Zhongke Shuguang") and lets the split-word pass align them.
     """
+    if text.isascii():
+        return text
     out: list[str] = []
     previous_cjk = False
     for char in text:
@@ -182,7 +184,8 @@ def normalize_name(text: str) -> Name:
         token = _stem(word)
         if token not in tokens:
             tokens.append(token)
-    return Name(original=text.strip(), tokens=tuple(tokens), legal_forms=tuple(legal_forms))
+    return Name(original=text.strip(), tokens=tuple(tokens), legal_forms=tuple(legal_forms),
+                weights=tuple(token_weight(t) for t in tokens))
 
 
 def place_words(text: str) -> frozenset[str]:
@@ -202,31 +205,34 @@ def make_party(*, key, names: Iterable[str], countries: Iterable[str] = (), plac
 # --- blocking ---------------------------------------------------------------------
 
 
-def _skeleton(token: str) -> str:
-    """First letter plus the consonants: survives vowel slips (Sugon/Sugan, Moore/Moor)."""
-    rest = _VOWELS.sub("", token[1:])
-    return token[0] + re.sub(r"(.)\1+", r"\1", rest)
+def _word_keys(token: str) -> set[str]:
+    """The word and, from five letters up, each deletion of one letter after the first.
+
+    Two words one edit apart past the first letter share a key, as in SymSpell;
+    below five letters one edit already scores under TOKEN_MATCH_MIN.
+    """
+    keys = {"d:" + token}
+    if len(token) >= 5:
+        keys.update("d:" + token[:i] + token[i + 1:] for i in range(1, len(token)))
+    return keys
 
 
 def name_keys(name: Name) -> set[str]:
     """The index keys under which a name is found; two names that can score a match share one.
 
-    Keys come from distinctive words (or from every word when a name has none):
-    a 4-letter prefix, a consonant skeleton, and the prefix of the name glued from
-    its first distinctive word on (catches "Hua Wei" against "Huawei").
+    Keys come from the distinctive words (every word when a name has none), plus the
+    first six letters of the name glued from its first distinctive word on, which
+    meets split and glued spellings ("Hua Wei", "华为技术" → "huaweijizhu").
     """
-    distinctive = [t for t in name.tokens if token_weight(t) == DISTINCTIVE]
+    distinctive = [t for t, w in zip(name.tokens, name.weights) if w == DISTINCTIVE]
     keyed = distinctive or list(name.tokens)
     keys: set[str] = set()
     for token in keyed:
-        keys.add("t:" + token[:4])
-        skeleton = _skeleton(token)
-        if len(skeleton) >= 3:
-            keys.add("s:" + skeleton)
+        keys |= _word_keys(token)
     start = name.tokens.index(keyed[0]) if keyed else 0
     glued = "".join(name.tokens[start:])
-    if len(glued) >= 5:
-        keys.add("c:" + glued[:5])
+    if len(glued) >= 6:
+        keys.add("c:" + glued[:6])
     return keys
 
 
@@ -266,34 +272,38 @@ class CandidateIndex:
 def _token_similarity(a: str, b: str) -> float:
     if a == b:
         return 1.0
-    if min(len(a), len(b)) < MIN_FUZZY_LENGTH or any(ch.isdigit() for ch in a + b):
-        return 0.0
+    if a[0] != b[0] or min(len(a), len(b)) < MIN_FUZZY_LENGTH or not (a.isalpha() and b.isalpha()):
+        return 0.0  # fuzzy only past the first letter; short words and numbers ("38th") must be equal
     return Indel.normalized_similarity(a, b, score_cutoff=TOKEN_MATCH_MIN)
 
 
-def _unmatched_runs(tokens: tuple[str, ...], used: set[int]) -> list[list[int]]:
-    runs, run = [], []
-    for i in range(len(tokens)):
+def _unmatched_runs(count: int, used: set[int]) -> list[list[int]]:
+    runs: list[list[int]] = [[]]
+    for i in range(count):
         if i in used:
-            if run:
-                runs.append(run)
-            run = []
+            runs.append([])
         else:
-            run.append(i)
-    if run:
-        runs.append(run)
-    return runs
+            runs[-1].append(i)
+    return [run for run in runs if len(run) > 1]
 
 
 def _best_split(word: str, tokens: tuple[str, ...], used: set[int]) -> tuple[float, list[int]]:
     """The run of 2-4 adjacent unmatched words that, glued, best spells `word`."""
     best: tuple[float, list[int]] = (0.0, [])
-    for run in _unmatched_runs(tokens, used):
-        for start in range(len(run)):
+    # Indel similarity cannot reach SPLIT_MATCH_MIN once the glued words are this much longer.
+    longest = len(word) * (2 / SPLIT_MATCH_MIN - 1)
+    for run in _unmatched_runs(len(tokens), used):
+        for start in range(len(run) - 1):
+            length = len(tokens[run[start]])
             for end in range(start + 2, min(start + 4, len(run)) + 1):
+                length += len(tokens[run[end - 1]])
+                if length > longest:
+                    break
+                if 2 * min(length, len(word)) < SPLIT_MATCH_MIN * (length + len(word)):
+                    continue
                 span = run[start:end]
-                glued = "".join(tokens[i] for i in span)
-                similarity = Indel.normalized_similarity(word, glued, score_cutoff=SPLIT_MATCH_MIN)
+                similarity = Indel.normalized_similarity(word, "".join(tokens[i] for i in span),
+                                                         score_cutoff=SPLIT_MATCH_MIN)
                 if similarity > best[0]:
                     best = (similarity, span)
     return best
@@ -338,15 +348,15 @@ def compare_names(query: Name, listed: Name) -> tuple[float, dict]:
 
     matched_mass = total = 0.0
     for similarity, q_idx, l_idx in matched:
-        weight = sum(token_weight(query.tokens[i]) for i in q_idx) + sum(token_weight(listed.tokens[j]) for j in l_idx)
+        weight = sum(query.weights[i] for i in q_idx) + sum(listed.weights[j] for j in l_idx)
         matched_mass += similarity * weight
         total += weight
     unmatched_q = [t for i, t in enumerate(query.tokens) if i not in used_q]
     unmatched_l = [t for j, t in enumerate(listed.tokens) if j not in used_l]
-    total += sum(token_weight(t) for t in unmatched_q)
-    for token in unmatched_l:
-        weight = token_weight(token)
-        total += weight if weight == DISTINCTIVE else weight * EXTRA_LIST_QUALIFIER_FACTOR
+    total += sum(w for i, w in enumerate(query.weights) if i not in used_q)
+    for j, weight in enumerate(listed.weights):
+        if j not in used_l:
+            total += weight if weight == DISTINCTIVE else weight * EXTRA_LIST_QUALIFIER_FACTOR
     score = matched_mass / total if total else 0.0
     return score, {
         "method": "tokens",
