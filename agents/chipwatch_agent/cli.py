@@ -132,6 +132,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
+        if config.landmarks:
+            from .challenge import GpuEvidence, serve_challenges
+
+            landmarks = [(a.rpartition(":")[0].strip("[]"), int(a.rpartition(":")[2])) for a in config.landmarks]
+            # The landmarks' answers get their own NVML view: the fake backend's replay is not thread-safe.
+            evidence_nvml = open_nvml(args.fake_nvml)[0] if args.fake_nvml else nvml
+            serve_challenges(landmarks=landmarks, agent_id=config.agent_id, private_key=key, stop=stop,
+                             evidence=GpuEvidence(evidence_nvml, synthetic=backend != "nvml"))
         interval = args.interval or config.interval_seconds
         log.info("chipwatch-agent %s running: every %ss to %s (backend %s)", __version__, interval,
                  config.server_url, backend)

@@ -10,9 +10,9 @@ import json
 import logging
 import os
 import tempfile
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 log = logging.getLogger("chipwatch_agent")
 
@@ -72,6 +72,8 @@ class Config:
     backoff_base_seconds: float = 2.0
     backoff_cap_seconds: float = 600.0
     request_timeout_seconds: float = 30.0
+    # "HOST:PORT" of location-verification landmarks the agent dials out to (works through NAT).
+    landmarks: List[str] = field(default_factory=list)
 
     @property
     def enrolled(self) -> bool:
@@ -98,6 +100,10 @@ class Config:
             value = getattr(config, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
                 raise ConfigError(f"config {path}: {name} must be a positive number, not {value!r}")
+        if not isinstance(config.landmarks, list) or not all(
+            isinstance(a, str) and a.rpartition(":")[2].isdigit() for a in config.landmarks
+        ):
+            raise ConfigError(f"config {path}: landmarks must be a list of \"HOST:PORT\" strings")
         return config
 
     def save(self, path: Path) -> None:

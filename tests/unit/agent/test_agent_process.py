@@ -157,3 +157,36 @@ def test_a_second_run_on_the_same_state_dir_is_refused(enrolled, server):
     finally:
         first.send_signal(signal.SIGTERM)
         assert first.wait(timeout=20) == 0
+
+
+def test_run_answers_the_configured_landmarks(tmp_path, server, enrolled, agent_key):
+    """`run` dials out to each landmark in its config and signs the nonces it is sent."""
+    import socket
+
+    from chipwatch_agent.challenge import verify_nonce
+
+    paths = enrolled
+    listener = socket.create_server(("127.0.0.1", 0))
+    config = Config.load(paths.config)
+    config.landmarks = [f"127.0.0.1:{listener.getsockname()[1]}"]
+    config.save(paths.config)
+    agent = subprocess.Popen([sys.executable, "-m", "chipwatch_agent", "run", "--state-dir", str(paths.state_dir),
+                              "--fake-nvml", "hgx-h200", "--interval", "60"])
+    try:
+        listener.settimeout(20)
+        conn, _ = listener.accept()
+        lines = conn.makefile("rwb")
+        hello = json.loads(lines.readline())
+        nonce = uuid.uuid4().bytes * 2
+        lines.write(json.dumps({"type": "challenge", "nonce": nonce.hex()}).encode() + b"\n")
+        lines.flush()
+        reply = json.loads(lines.readline())
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        agent.wait(20)
+        listener.close()
+    assert hello["agent_id"] == config.agent_id
+    assert reply["type"] == "answer" and reply["nonce"] == nonce.hex()
+    assert verify_nonce(protocol.public_key_b64(agent_key), nonce, reply["signature"])
+    # hgx-h200 replays a confidential-computing report: sent, and marked as coming from the fake.
+    assert reply["gpu_evidence"]["synthetic"] is True and reply["gpu_evidence"]["report_b64"]
