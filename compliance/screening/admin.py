@@ -1,15 +1,23 @@
-"""Screening data is written only by the import command and the services: the admin shows it."""
+"""Screening data is written only by the import command and the services, and kept as evidence:
+the admin shows it and neither edits nor deletes it."""
 from django.contrib import admin
 
 from . import models
 
 
-class ViewOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
+class ViewOnly:
+    def has_add_permission(self, request, obj=None):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ViewOnlyAdmin(ViewOnly, admin.ModelAdmin):
+    pass
 
 
 @admin.register(models.ScreeningList)
@@ -27,17 +35,10 @@ class ListEntryAdmin(ViewOnlyAdmin):
     list_select_related = ("screening_list",)
 
 
-class AdjudicationInline(admin.TabularInline):
+class AdjudicationInline(ViewOnly, admin.TabularInline):
     model = models.Adjudication
     fields = ("at", "user", "verdict", "reason")
     extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(models.ScreeningHit)

@@ -48,7 +48,7 @@ class CslEntry:
     def source_code(self) -> str:
         """The list's abbreviation as the CSL API uses it: EL, DPL, SDN, MEU, UVL…"""
         found = _SOURCE_CODE.search(self.source)
-        return found.group(1) if found else self.source[:16]
+        return (found.group(1) if found else self.source)[:16]
 
     @property
     def countries(self) -> tuple[str, ...]:

@@ -150,7 +150,7 @@ def transliterate(text: str) -> str:
 
 
 def _join_initials(words: list[str]) -> list[str]:
-    """"S A" → "sa", "L L C" → "llc": dotted abbreviations survive punctuation removal."""
+    """Glue runs of single letters ("S A" → "sa", "L L C" → "llc"), so dotted abbreviations survive."""
     joined: list[str] = []
     run: list[str] = []
     for word in words + [""]:
@@ -165,8 +165,8 @@ def _join_initials(words: list[str]) -> list[str]:
     return joined
 
 
-def normalize_name(text: str) -> Name:
-    text = NOISE_PHRASES.sub(" ", unicodedata.normalize("NFKC", text or ""))
+def normalize_name(written: str) -> Name:
+    text = NOISE_PHRASES.sub(" ", unicodedata.normalize("NFKC", written or ""))
     legal_forms: list[str] = []
     for form in LEGAL_FORMS_CJK:
         if form in text:
@@ -184,7 +184,7 @@ def normalize_name(text: str) -> Name:
         token = _stem(word)
         if token not in tokens:
             tokens.append(token)
-    return Name(original=text.strip(), tokens=tuple(tokens), legal_forms=tuple(legal_forms),
+    return Name(original=(written or "").strip(), tokens=tuple(tokens), legal_forms=tuple(legal_forms),
                 weights=tuple(token_weight(t) for t in tokens))
 
 

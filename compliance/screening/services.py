@@ -207,8 +207,8 @@ def _hit_clear(hit: ScreeningHit, *, screening_list: ScreeningList) -> None:
 def organization_screen(*, organization_id: int) -> list[ScreeningHit]:
     """Screen one organization against the current list; returns its hits at or above the threshold.
 
-    Reads a bounded number of rows: the organization, its sites, the entries sharing
-    a blocking key, and its existing hits.
+    Five reads whatever the list's size (organization, sites, current list, entries
+    sharing a blocking key, existing hits), then writes per hit.
     """
     organization = selectors.organization_for_screening(organization_id=organization_id)
     screening_list = selectors.screening_list_current()

@@ -114,3 +114,9 @@ def test_fingerprint_changes_with_any_screened_field():
     assert base == matching.fingerprint(names=["ACME Ltd", "Acme"], countries=["US"], places=["Austin"])
     assert base != matching.fingerprint(names=["Acme", "ACME Ltd", "Acme Labs"], countries=["US"], places=["Austin"])
     assert base != matching.fingerprint(names=["Acme", "ACME Ltd"], countries=["US"], places=["Dallas"])
+
+
+def test_the_explanation_quotes_names_as_written():
+    match = compare(party("华为技术有限公司"), party("Huawei Jishu Youxian Gongsi"))
+    assert match.explanation["name"]["query_name"] == "华为技术有限公司"
+    assert match.explanation["name"]["legal_forms"] == {"query": ["有限公司"], "list": ["youxian", "gongsi"]}
