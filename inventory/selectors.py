@@ -68,10 +68,33 @@ def organization_family_tree(organization: Organization) -> list[tuple[Organizat
 
 
 def _count_of(model, field: str) -> Coalesce:
-    """A per-row count as a correlated subquery: computed only for the rows of the page, no GROUP BY over the fleet."""
+    """A per-row count as a correlated subquery."""
     counted = (model.objects.filter(**{field: OuterRef("pk")}).order_by().values(field)
                .annotate(n=Count("*")).values("n"))
     return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+
+
+CLUSTER_COUNTS = {"host_count": _count_of(Host, "cluster"), "gpu_count": _count_of(Gpu, "host__cluster")}
+SITE_COUNTS = {"cluster_count": _count_of(Cluster, "site")}
+HOST_COUNTS = {"gpu_count": _count_of(Gpu, "host")}
+
+
+def rows_annotate(rows, annotations: dict) -> list:
+    """Attach per-row figures (e.g. CLUSTER_COUNTS) to one page of rows with one query over their ids.
+
+    Annotating the paged queryset instead would make PostgreSQL compute the subqueries for
+    every row it sorts and skips (OFFSET), i.e. for the whole fleet at the last page.
+    """
+    rows = list(rows)
+    if not rows or not annotations:
+        return rows
+    model = type(rows[0])
+    values = {v["pk"]: v for v in model._default_manager.filter(pk__in=[r.pk for r in rows]).order_by()
+              .annotate(**annotations).values("pk", *annotations)}
+    for row in rows:
+        for name in annotations:
+            setattr(row, name, values[row.pk][name])
+    return rows
 
 
 def organization_queryset() -> QuerySet[Organization]:
@@ -79,16 +102,15 @@ def organization_queryset() -> QuerySet[Organization]:
 
 
 def site_queryset() -> QuerySet[Site]:
-    return Site.objects.select_related("organization").annotate(cluster_count=_count_of(Cluster, "site"))
+    return Site.objects.select_related("organization")
 
 
 def cluster_queryset() -> QuerySet[Cluster]:
-    return (Cluster.objects.select_related("site", "operator")
-            .annotate(host_count=_count_of(Host, "cluster"), gpu_count=_count_of(Gpu, "host__cluster")))
+    return Cluster.objects.select_related("site", "operator")
 
 
 def host_queryset() -> QuerySet[Host]:
-    return Host.objects.select_related("cluster").annotate(gpu_count=_count_of(Gpu, "host"))
+    return Host.objects.select_related("cluster")
 
 
 def gpu_queryset() -> QuerySet[Gpu]:

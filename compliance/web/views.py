@@ -66,6 +66,12 @@ class FilteredListMixin:
                                               request=self.request)
         return self.filterset.qs if self.filterset.is_bound and self.filterset.is_valid() else self.filterset.queryset
 
+    row_annotations: dict = {}
+
+    def paginate_queryset(self, queryset, page_size):
+        paginator, page, rows, is_paginated = super().paginate_queryset(queryset, page_size)
+        return paginator, page, inventory_selectors.rows_annotate(rows, self.row_annotations), is_paginated
+
     def get_context_data(self, **kwargs):
         query = self.request.GET.copy()
         query.pop("page", None)
@@ -102,6 +108,7 @@ class ClusterListView(StaffRoleRequiredMixin, ScopedQuerysetMixin, FilteredListM
     queryset = inventory_selectors.cluster_queryset().order_by("name", "id")
     filterset_class = inventory_filtersets.ClusterFilterSet
     scope_lookups = ("operator",)
+    row_annotations = inventory_selectors.CLUSTER_COUNTS
     template_name = "web/cluster_list.html"
 
 
@@ -109,6 +116,9 @@ class ClusterDetailView(StaffRoleRequiredMixin, ScopedQuerysetMixin, DetailView)
     queryset = inventory_selectors.cluster_queryset()
     scope_lookups = ("operator",)
     template_name = "web/cluster_detail.html"
+
+    def get_object(self, queryset=None):
+        return inventory_selectors.rows_annotate([super().get_object(queryset)], inventory_selectors.CLUSTER_COUNTS)[0]
 
     def get_context_data(self, **kwargs):
         cluster = self.object
@@ -143,8 +153,10 @@ class OrganizationDetailView(StaffRoleRequiredMixin, ScopedQuerysetMixin, Detail
         return super().get_context_data(
             chain=chain, ultimate_parent=chain[-1] if chain else organization,
             family=inventory_selectors.organization_family_tree(organization),
-            sites=inventory_selectors.site_queryset().filter(organization=organization),
-            clusters=inventory_selectors.cluster_queryset().filter(operator=organization),
+            sites=inventory_selectors.rows_annotate(inventory_selectors.site_queryset().filter(
+                organization=organization), inventory_selectors.SITE_COUNTS),
+            clusters=inventory_selectors.rows_annotate(inventory_selectors.cluster_queryset().filter(
+                operator=organization), inventory_selectors.CLUSTER_COUNTS),
             screening=self._screening(organization),
             **kwargs)
 

@@ -32,27 +32,30 @@ class SiteViewSet(ScopedReadOnlyViewSet):
     queryset = selectors.site_queryset()
     serializer_class = serializers.SiteSerializer
     filterset_class = filtersets.SiteFilterSet
-    ordering_fields = ["id", "name", "country", "cluster_count"]
+    ordering_fields = ["id", "name", "country"]
     ordering = ["name", "id"]
     scope_lookups = ("organization",)
+    row_annotations = selectors.SITE_COUNTS
 
 
 class ClusterViewSet(ScopedReadOnlyViewSet):
     queryset = selectors.cluster_queryset()
     serializer_class = serializers.ClusterSerializer
     filterset_class = filtersets.ClusterFilterSet
-    ordering_fields = ["id", "name", "declared_purpose", "host_count", "gpu_count"]
+    ordering_fields = ["id", "name", "declared_purpose"]
     ordering = ["name", "id"]
     scope_lookups = ("operator",)
+    row_annotations = selectors.CLUSTER_COUNTS
 
 
 class HostViewSet(ScopedReadOnlyViewSet):
     queryset = selectors.host_queryset()
     serializer_class = serializers.HostSerializer
     filterset_class = filtersets.HostFilterSet
-    ordering_fields = ["id", "hostname", "first_seen", "last_seen", "gpu_count"]
+    ordering_fields = ["id", "hostname", "first_seen", "last_seen"]
     ordering = ["hostname", "id"]
     scope_lookups = ("cluster__operator",)
+    row_annotations = selectors.HOST_COUNTS
 
 
 class GpuViewSet(ScopedReadOnlyViewSet):
