@@ -119,8 +119,6 @@ class Place:
     operator_id: int | None
 
 
-NOWHERE = Place(None, None, None, None)
-
 
 def host_places(host_ids) -> dict[int, Place]:
     """Host id → Place for the given hosts (any iterable of ids), from one query."""

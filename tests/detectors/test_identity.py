@@ -8,8 +8,6 @@ from .conftest import answer, findings, unlock_nvlinks
 
 pytestmark = pytest.mark.django_db
 
-H100_PCI_INFO_ID = 0x233010DE
-
 
 def test_h800_with_eighteen_nvlink4_links_is_critical(fleet, sg_cluster):
     node = fleet.node(sg_cluster, "gpu-unlocked")
