@@ -49,7 +49,12 @@ def host_evaluate(*, host_id: int, as_of: date | None = None) -> None:
         from .detectors import run_host_detectors
 
         run_host_detectors(host_id=host_id)
-        Host.objects.filter(pk=host_id, needs_evaluation=marked_at).update(needs_evaluation=None)
+        cleared = Host.objects.filter(pk=host_id, needs_evaluation=marked_at).update(needs_evaluation=None)
+        if not cleared:
+            # A report arrived while we evaluated; it did not enqueue (one was pending): we do.
+            from .tasks import evaluate_host
+
+            transaction.on_commit(lambda: evaluate_host.delay(host_id))
 
 
 def gpus_classify(*, gpus, as_of: date) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import secrets
 import uuid
 from dataclasses import dataclass, field
@@ -28,6 +29,9 @@ from .models import (
     NvLink,
     Observation,
 )
+
+
+log = logging.getLogger(__name__)
 
 
 class IngestError(Exception):
@@ -244,6 +248,9 @@ def _ingest_verified(report: dict, sha: str, agent_id: str, signature: str, rece
                 f"sequence {report['sequence']} is not after the last accepted {agent.last_sequence}", record=True,
             )
         host = agent.host
+        # An evaluation already pending will read this report's state too: enqueue only when
+        # none is (the mark's compare-and-clear and the sweeper cover every interleaving).
+        evaluation_pending = host.needs_evaluation is not None
         identity = report.get("identity")
         if identity is None:
             if report["identity_sha256"] != host.identity_sha256:
@@ -277,7 +284,8 @@ def _ingest_verified(report: dict, sha: str, agent_id: str, signature: str, rece
         agent.last_sequence = report["sequence"]
         agent.last_seen = received_at
         agent.save(update_fields=["last_sequence", "last_seen"])
-        transaction.on_commit(lambda: _enqueue_evaluation(host.pk))
+        if not evaluation_pending:
+            transaction.on_commit(lambda: _enqueue_evaluation(host.pk))
     warnings = []
     if abs(observation.clock_skew_seconds) > settings.CHIPWATCH_CLOCK_SKEW_SECONDS:
         warnings.append(f"collected_at is {observation.clock_skew_seconds:+.0f} s from the server clock")
@@ -293,14 +301,16 @@ def _same_report_but_identity(existing: Observation, report: dict) -> bool:
 
 
 def _enqueue_evaluation(host_id: int) -> None:
+    """Runs after the report committed: nothing here may undo or fail the acknowledged report."""
     from compliance.tasks import evaluate_host
+    from kombu.exceptions import OperationalError
 
     try:
         evaluate_host.delay(host_id)
-    except Exception:  # broker down: the sweeper finds the host by needs_evaluation
-        import logging
-
-        logging.getLogger(__name__).warning("could not enqueue evaluate_host(%s); the sweeper will", host_id)
+    except OperationalError:  # broker down: the sweeper finds the host by needs_evaluation
+        log.warning("could not enqueue evaluate_host(%s); the sweeper will", host_id)
+    except Exception:  # embedded mode runs the task inline: its failure is a bug to see, not the agent's
+        log.exception("evaluate_host(%s) failed; the host stays marked for the sweeper", host_id)
 
 
 _HOST_REPORTED_FIELDS = (

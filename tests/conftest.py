@@ -57,6 +57,15 @@ def _celery_eager_by_default():
 
 
 @pytest.fixture(autouse=True)
+def _evaluation_errors_fail_the_test(caplog):
+    """Ingest never lets an (inline) evaluation failure reach the agent; it logs it instead.
+    A test must not pass over such a log line unnoticed."""
+    yield
+    failures = [r for r in caplog.get_records("call") if r.name == "inventory.services" and r.levelname == "ERROR"]
+    assert not failures, f"evaluation failed during the test: {failures[0].getMessage()}"
+
+
+@pytest.fixture(autouse=True)
 def _synthetic_reports_allowed(settings):
     """The fake NVML backend is how tests produce reports; production refuses them (tested explicitly)."""
     settings.CHIPWATCH_ACCEPT_SYNTHETIC = True
