@@ -91,7 +91,8 @@ def build_fleet(database_url: str, gpus: int):
 def naive_rescore(cluster_ids, as_of: date) -> None:
     """What a straightforward ORM loop would do: walk cluster → hosts → GPUs → classification."""
     from compliance.models import ClusterScore, GpuClassification
-    from compliance.services import _family_headquarters, _licenses_at, _licenses_in_force, cluster_figures
+    from compliance.selectors import families
+    from compliance.services import _licenses_at, _licenses_in_force, cluster_figures
     from inventory.models import Cluster
 
     for cluster in Cluster.objects.filter(pk__in=cluster_ids):
@@ -99,9 +100,9 @@ def naive_rescore(cluster_ids, as_of: date) -> None:
         for host in cluster.hosts.all():
             for gpu in host.gpus.all():
                 counts[GpuClassification.objects.get(gpu=gpu).catalog_model] += 1
-        hq, top_hq = _family_headquarters()[cluster.operator_id]
+        family = families()[cluster.operator_id]
         figures = cluster_figures(counts=dict(counts), unidentified=0, as_of=as_of, country=cluster.site.country,
-                                  headquarters=hq, ultimate_parent_hq=top_hq,
+                                  headquarters=family.headquarters, ultimate_parent_hq=family.ultimate_parent_hq,
                                   licenses=_licenses_at(_licenses_in_force(as_of).get(cluster.operator_id, []),
                                                         country=cluster.site.country, site_id=cluster.site_id))
         ClusterScore.objects.update_or_create(cluster=cluster, as_of=as_of, defaults=dict(

@@ -17,11 +17,12 @@ from django.utils import timezone
 
 from chipwatch_agent.protocol import canonical_json, sha256_hex
 
-from inventory.models import Cluster, Gpu, Host, License, Observation, Organization
+from inventory.models import Cluster, Gpu, Host, License, Observation
 
-from .core import InsufficientSpec, chip as catalog_chip, classify, determine_license, score_cluster
+from .core import InsufficientSpec, chip as catalog_chip, classify, score_cluster
 from .identify import identify
-from .models import ClusterScore, Finding, FindingEvent, GpuClassification
+from .models import ClusterScore, Finding, GpuClassification
+from .selectors import families, holding
 
 log = logging.getLogger(__name__)
 
@@ -86,20 +87,6 @@ def gpus_classify(*, gpus, as_of: date) -> int:
 # --- cluster scores --------------------------------------------------------------
 
 
-def _family_headquarters() -> dict[int, tuple[str, str]]:
-    """Organization id → (its HQ country, its ultimate parent's HQ country), in one query."""
-    rows = {pk: (parent_id, hq) for pk, parent_id, hq in
-            Organization.objects.values_list("id", "parent_id", "headquarters_country")}
-    out = {}
-    for pk, (parent_id, hq) in rows.items():
-        top, seen = pk, {pk}
-        while rows[top][0] is not None and rows[top][0] not in seen:
-            top = rows[top][0]
-            seen.add(top)
-        out[pk] = (hq, rows[top][1])
-    return out
-
-
 def _licenses_in_force(as_of: date) -> dict[int, list[License]]:
     """Licences valid on `as_of`, by holder, with their site scope prefetched."""
     by_holder = defaultdict(list)
@@ -124,24 +111,16 @@ _SUMMARY_FIELDS = ("eccn", "paragraph", "rule", "tpp", "performance_density", "l
 @lru_cache(maxsize=8192)
 def _model_verdict(key: str, as_of: date, country: str, headquarters: str, ultimate_parent_hq: str,
                    explain: bool) -> dict:
-    """Classification and licence determination of one catalog model at one place and date.
-
-    Pure and cached: a fleet has few distinct (model, destination, HQ) combinations, so a
-    re-score of 10 k clusters runs the core a few hundred times, not 10 k × models.  Without
-    `explain` the classification is summarised (the audit report carries every threshold).
-    """
-    chip = catalog_chip(key)
-    try:
-        verdict = classify(chip, as_of)
-    except InsufficientSpec as missing:
-        return {"classification": None, "undetermined": str(missing)}
-    determination = determine_license(
-        verdict, destination=country, as_of=as_of, headquarters=headquarters,
-        ultimate_parent_hq=ultimate_parent_hq, prc_made=chip.prc_made)
-    classification = verdict.to_dict()
+    """`holding()` as JSON for a score's figures; without `explain` the classification is
+    summarised (the audit report carries every threshold).  Cached like `holding`."""
+    found = holding(key, country=country, headquarters=headquarters, ultimate_parent_hq=ultimate_parent_hq,
+                    as_of=as_of)
+    if found is None:
+        return {"classification": None, "undetermined": "a figure the rule in force needs is not in the catalog"}
+    classification = found.classification.to_dict()
     if not explain:
         classification = {name: classification[name] for name in _SUMMARY_FIELDS}
-    return {"classification": classification, "license": determination.to_dict()}
+    return {"classification": classification, "license": found.determination.to_dict()}
 
 
 def cluster_figures(*, counts: dict[str, int], unidentified: int, as_of: date, country: str, headquarters: str,
@@ -193,15 +172,16 @@ def clusters_score(*, cluster_ids: list[int] | None = None, as_of: date) -> int:
             counts[cluster_id][model] = n
         else:
             unidentified[cluster_id] += n
-    family = _family_headquarters()
+    family_of = families()
     licenses = _licenses_in_force(as_of)
     now = timezone.now()
     rows = []
     for cluster in clusters:
-        hq, top_hq = family[cluster.operator_id]
+        family = family_of[cluster.operator_id]
         figures = cluster_figures(
             counts=counts.get(cluster.id, {}), unidentified=unidentified.get(cluster.id, 0), as_of=as_of,
-            country=cluster.site.country, headquarters=hq, ultimate_parent_hq=top_hq,
+            country=cluster.site.country, headquarters=family.headquarters,
+            ultimate_parent_hq=family.ultimate_parent_hq,
             licenses=_licenses_at(licenses.get(cluster.operator_id, []), country=cluster.site.country,
                                   site_id=cluster.site_id),
         )
@@ -299,10 +279,10 @@ def cluster_audit_report(*, cluster: Cluster, as_of: date) -> dict:
                 counts[match.chip.key] += 1
             else:
                 unidentified += 1
-    hq, top_hq = _family_headquarters()[cluster.operator_id]
+    family = families()[cluster.operator_id]
     figures = cluster_figures(
         counts=dict(counts), unidentified=unidentified, as_of=as_of, country=cluster.site.country,
-        headquarters=hq, ultimate_parent_hq=top_hq, explain=True,
+        headquarters=family.headquarters, ultimate_parent_hq=family.ultimate_parent_hq, explain=True,
         licenses=_licenses_at(_licenses_in_force(as_of).get(cluster.operator_id, []),
                               country=cluster.site.country, site_id=cluster.site_id),
     )

@@ -9,17 +9,14 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import lru_cache
 
 from django.conf import settings
 from django.db.models import F, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
-from inventory.models import Host, License, Observation, Organization
+from inventory.models import Host, License, Observation
 
-from ..core import InsufficientSpec, LicenseDetermination, UnknownChip, chip as catalog_chip, classify
-from ..core import determine_license
 from ..models import Finding
 
 Severity = Finding.Severity
@@ -41,59 +38,6 @@ def lookback_start() -> datetime:
 
 
 # --- organizations and the law ------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Family:
-    """An organization's place in its ownership tree: its HQ and its ultimate parent's."""
-
-    headquarters: str
-    ultimate_parent_id: int
-    ultimate_parent_hq: str
-
-
-def families() -> dict[int, Family]:
-    """Organization id → Family, from one query.
-
-    Follows ``parent`` to the top, stopping at a cycle (the model refuses them on ``clean()``,
-    but rows written around it must not hang a detector).
-    """
-    rows = {pk: (parent_id, hq) for pk, parent_id, hq in
-            Organization.objects.values_list("id", "parent_id", "headquarters_country")}
-    out = {}
-    for org_id, (_, hq) in rows.items():
-        top, seen = org_id, {org_id}
-        while rows[top][0] is not None and rows[top][0] not in seen:
-            top = rows[top][0]
-            seen.add(top)
-        out[org_id] = Family(hq, top, rows[top][1])
-    return out
-
-
-@dataclass(frozen=True)
-class Holding:
-    """What the core says about one catalog model held at a place by given parties."""
-
-    eccn: str | None
-    determination: LicenseDetermination
-
-    @property
-    def license_required(self) -> bool:
-        return self.determination.license_required
-
-
-@lru_cache(maxsize=1024)
-def holding(model: str, *, country: str, headquarters: str, ultimate_parent_hq: str, as_of: date) -> Holding | None:
-    """Classification and licence determination of ``model`` at ``country`` for these parties
-    (None when the chip cannot be classified).  Cached: a fleet has few such combinations."""
-    try:
-        chip = catalog_chip(model)
-        verdict = classify(chip, as_of)
-        return Holding(verdict.eccn, determine_license(
-            verdict, destination=country, as_of=as_of, headquarters=headquarters,
-            ultimate_parent_hq=ultimate_parent_hq, prc_made=chip.prc_made))
-    except (UnknownChip, InsufficientSpec):
-        return None
 
 
 def licences_on_record(*, holders: set[int], country: str, site_id: int, eccn: str | None,

@@ -41,7 +41,8 @@ from ..core.destinations import AI_DIFFUSION_ENFORCED_DEFAULT
 from ..core.regimes import AI_DIFFUSION_2025, SUPERCOMPUTER_FP32, SUPERCOMPUTER_FP64
 from ..findings import FindingSpec
 from ..models import ClusterScore
-from ._fleet import Severity, Subject, families, host_places, in_scope
+from ..selectors import families
+from ._fleet import Severity, Subject, host_places, in_scope
 
 KIND_FAMILY = "aggregation.family"
 KIND_FABRIC = "aggregation.fabric"

@@ -34,7 +34,8 @@ from inventory.models import Cluster, Gpu
 
 from ..core.destinations import PRESUMPTION_OF_DENIAL, default_destinations
 from ..findings import FindingSpec
-from ._fleet import Family, Severity, Subject, families, holding, licences_on_record
+from ..selectors import Family, families, holding
+from ._fleet import Severity, Subject, licences_on_record
 
 KIND = "headquarters"
 CITATION = ("15 CFR 742.6(a)(6)(iii)(A) and 744.23(a)(3) (headquarters rule, 88 FR 73458); "

@@ -40,7 +40,8 @@ from django.utils import timezone
 from inventory.models import Cluster, GpuSample, Transfer
 
 from ..findings import FindingSpec
-from ._fleet import Holding, Severity, Subject, families, holding, in_scope, licences_on_record
+from ..selectors import Holding, families, holding
+from ._fleet import Severity, Subject, in_scope, licences_on_record
 
 KIND = "relocation"
 CITATION = ("15 CFR part 732 Supp. No. 3 (red flags); BIS diversion guidance of May 13 2025; "
