@@ -73,7 +73,7 @@ class ObservationViewSet(ScopedReadOnlyViewSet):
     retrieve_serializer_class = serializers.ObservationDetailSerializer
     filterset_class = filtersets.ObservationFilterSet
     ordering_fields = ["id", "collected_at", "received_at", "sequence"]
-    ordering = ["-received_at", "-id"]
+    ordering = ["-id"]  # newest first along the primary key: no sort of the whole history per page
     scope_lookups = ("host__cluster__operator",)
 
     def get_queryset(self):
