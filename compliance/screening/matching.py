@@ -18,6 +18,7 @@ import re
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Iterable
 
 from rapidfuzz.distance import Indel
@@ -166,12 +167,15 @@ def _join_initials(words: list[str]) -> list[str]:
 
 
 def normalize_name(written: str) -> Name:
-    text = NOISE_PHRASES.sub(" ", unicodedata.normalize("NFKC", written or ""))
+    text = unicodedata.normalize("NFKC", written or "")
+    if "successor" in text:
+        text = NOISE_PHRASES.sub(" ", text)
     legal_forms: list[str] = []
-    for form in LEGAL_FORMS_CJK:
-        if form in text:
-            legal_forms.append(form)
-            text = text.replace(form, " ")
+    if not text.isascii():
+        for form in LEGAL_FORMS_CJK:
+            if form in text:
+                legal_forms.append(form)
+                text = text.replace(form, " ")
     latin = transliterate(text).casefold().replace("&", " and ")
     latin = re.sub(r"[.'’`]", "", latin)
     words = _join_initials(re.sub(r"[^0-9a-z]+", " ", latin).split())
@@ -188,7 +192,9 @@ def normalize_name(written: str) -> Name:
                 weights=tuple(token_weight(t) for t in tokens))
 
 
+@lru_cache(maxsize=65_536)
 def place_words(text: str) -> frozenset[str]:
+    """Cached: the same cities recur across thousands of addresses and sites."""
     return frozenset(normalize_name(text).tokens)
 
 
@@ -287,12 +293,12 @@ def _unmatched_runs(count: int, used: set[int]) -> list[list[int]]:
     return [run for run in runs if len(run) > 1]
 
 
-def _best_split(word: str, tokens: tuple[str, ...], used: set[int]) -> tuple[float, list[int]]:
-    """The run of 2-4 adjacent unmatched words that, glued, best spells `word`."""
+def _best_split(word: str, tokens: tuple[str, ...], runs: list[list[int]]) -> tuple[float, list[int]]:
+    """The span of 2-4 adjacent unmatched words (within `runs`) that, glued, best spells `word`."""
     best: tuple[float, list[int]] = (0.0, [])
     # Indel similarity cannot reach SPLIT_MATCH_MIN once the glued words are this much longer.
     longest = len(word) * (2 / SPLIT_MATCH_MIN - 1)
-    for run in _unmatched_runs(len(tokens), used):
+    for run in runs:
         for start in range(len(run) - 1):
             length = len(tokens[run[start]])
             for end in range(start + 2, min(start + 4, len(run)) + 1):
@@ -337,14 +343,18 @@ def compare_names(query: Name, listed: Name) -> tuple[float, dict]:
         (query.tokens, used_q, listed.tokens, used_l, True),
         (listed.tokens, used_l, query.tokens, used_q, False),
     ):
+        runs = _unmatched_runs(len(other_tokens), other_used)
         for i, word in enumerate(side_tokens):
+            if not runs:
+                break
             if i in side_used or len(word) < MIN_FUZZY_LENGTH:
                 continue
-            similarity, span = _best_split(word, other_tokens, other_used)
+            similarity, span = _best_split(word, other_tokens, runs)
             if span:
                 side_used.add(i)
                 other_used.update(span)
                 matched.append((similarity, [i], span) if query_side else (similarity, span, [i]))
+                runs = _unmatched_runs(len(other_tokens), other_used)
 
     matched_mass = total = 0.0
     for similarity, q_idx, l_idx in matched:
