@@ -15,7 +15,7 @@ import fastjsonschema
 import jsonschema
 from chipwatch_agent import protocol
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DataError, IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -194,7 +194,10 @@ def report_ingest(*, agent_id: str, signature: str, body: bytes, received_at: da
     if len(body) > settings.CHIPWATCH_MAX_REPORT_BYTES:
         raise IngestError(413, "too_large", f"report is {len(body)} bytes; limit {settings.CHIPWATCH_MAX_REPORT_BYTES}")
     report = parse_report(body)
-    canonical = protocol.canonical_json(report)
+    try:
+        canonical = protocol.canonical_json(report)
+    except UnicodeEncodeError:  # JSON may escape a lone surrogate ("\ud800"); it is no Unicode text
+        raise IngestError(400, "malformed_json", "a string holds a lone UTF-16 surrogate escape")
     sha = protocol.sha256_hex(canonical)
     try:
         try:
@@ -203,6 +206,11 @@ def report_ingest(*, agent_id: str, signature: str, body: bytes, received_at: da
             # Another agent's report already holds this report_id (a concurrent insert lost the race).
             raise IngestError(409, "report_conflict", "a different report with this report_id is already stored",
                               record=True)
+        except DataError as exc:
+            # PostgreSQL refuses what the schema admits: an integer beyond its column (a 2^53 temperature in a
+            # smallint) or a NUL character.  The same report would fail again: 400, not a retryable 503.
+            raise IngestError(400, "unstorable_value", f"a reported value cannot be stored: "
+                              f"{str(exc).splitlines()[0][:200]}", record=True)
     except IngestError as error:
         if error.record:
             agent = Agent.objects.filter(pk=_as_uuid(agent_id)).first() if _as_uuid(agent_id) else None
@@ -259,7 +267,10 @@ def _ingest_verified(report: dict, sha: str, agent_id: str, signature: str, rece
         elif protocol.identity_sha256(identity) != report["identity_sha256"]:
             raise IngestError(400, "identity_hash_mismatch", "identity_sha256 is not the hash of the identity section")
 
-        collected_at = parse_datetime(report["collected_at"])
+        try:
+            collected_at = parse_datetime(report["collected_at"])
+        except ValueError:  # the schema's pattern admits well-formed impossible dates (month 13)
+            collected_at = None
         if collected_at is None:
             raise IngestError(400, "invalid_report", [{"field": "$.collected_at", "message": "not a valid timestamp"}])
         observation = Observation.objects.create(
@@ -482,7 +493,13 @@ def declarations_import(*, data: bytes, source_name: str) -> int:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise DeclarationImportError(f"{source_name}: not UTF-8 ({exc.reason} at byte {exc.start})")
+    if "\x00" in text:  # no text CSV holds one, and PostgreSQL text cannot store it
+        raise DeclarationImportError(f"{source_name}: contains a NUL character; not a text CSV")
     reader = csv.DictReader(io.StringIO(text))
+    try:
+        records = list(reader)
+    except csv.Error as exc:  # e.g. a field over csv's 128 KiB limit
+        raise DeclarationImportError(f"{source_name}, line {reader.line_num}: unreadable CSV ({exc})")
     missing = {"licensed_end_user", "site"} - set(reader.fieldnames or [])
     if missing or not ({"gpu_uuid", "serial"} & set(reader.fieldnames or [])):
         raise DeclarationImportError(
@@ -494,7 +511,7 @@ def declarations_import(*, data: bytes, source_name: str) -> int:
     digest = hashlib.sha256(data).hexdigest()
     now = timezone.now()
     rows, seen = [], set()
-    for line, row in enumerate(reader, start=2):
+    for line, row in enumerate(records, start=2):
         gpu_uuid, serial = (row.get("gpu_uuid") or "").strip(), (row.get("serial") or "").strip()
         where = f"{source_name}, line {line}"
         if not gpu_uuid and not serial:
