@@ -102,6 +102,16 @@ def _date(row: int, value) -> date | None:
         raise CslFormatError(f"start_date {text!r} is not a date (YYYY-MM-DD)", row=row) from None
 
 
+def _refuse_nul(row: int, entry: CslEntry) -> CslEntry:
+    """PostgreSQL text cannot hold NUL: refuse the row here rather than fail mid-import."""
+    for name, value in vars(entry).items():
+        values = value if isinstance(value, tuple) else (value,)
+        flat = [v for item in values for v in (item if isinstance(item, tuple) else (item,))]
+        if any(isinstance(v, str) and "\x00" in v for v in flat):
+            raise CslFormatError(f"{name} contains a NUL character", row=row)
+    return entry
+
+
 def _entry(row: int, fields: dict, addresses: tuple[tuple[str, str], ...]) -> CslEntry:
     for required in ("id", "source", "name"):
         if not _text(fields.get(required)):
@@ -109,7 +119,7 @@ def _entry(row: int, fields: dict, addresses: tuple[tuple[str, str], ...]) -> Cs
     for name, limit in MAX_LENGTHS.items():
         if len(_text(fields.get(name))) > limit:
             raise CslFormatError(f"{name} is longer than {limit} characters", row=row)
-    return CslEntry(
+    return _refuse_nul(row, CslEntry(
         source_id=_text(fields["id"]), source=_text(fields["source"]), entity_number=_text(fields.get("entity_number")),
         entry_type=_text(fields.get("type")), name=_text(fields["name"]), alt_names=_split(fields.get("alt_names")),
         addresses=addresses, programs=_split(fields.get("programs")),
@@ -117,7 +127,7 @@ def _entry(row: int, fields: dict, addresses: tuple[tuple[str, str], ...]) -> Cs
         start_date=_date(row, fields.get("start_date")), remarks=_text(fields.get("remarks")),
         source_list_url=_text(fields.get("source_list_url")),
         source_information_url=_text(fields.get("source_information_url")),
-    )
+    ))
 
 
 def _parse_csv(text: str) -> tuple[str, list[tuple[int, CslEntry]]]:
@@ -155,6 +165,8 @@ def _parse_json(text: str) -> tuple[str, list[tuple[int, CslEntry]]]:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise CslFormatError(f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise CslFormatError("JSON nested too deeply to be a screening list") from None
     results = document.get("results") if isinstance(document, dict) else document
     if not isinstance(results, list):
         raise CslFormatError('expected a list of entries or an object with "results"')

@@ -74,6 +74,9 @@ BROKEN = {
     "bad date": ("list.csv", CSL_CSV.read_bytes().replace(b"2019-06-24", b"24/06/2019", 1),
                  "row 6: start_date '24/06/2019' is not a date"),
     "invalid json": ("list.json", b'{"results": [', "invalid JSON at line 1"),
+    "deep nesting": ("list.json", b'{"results": ' * 5000, "JSON nested too deeply"),
+    "nul in a csv cell": ("list.csv", CSL_CSV.read_bytes().replace(b"Inspur Group", b"Inspur\x00Group"),
+                          "row 5: name contains a NUL character"),
 }
 
 
@@ -93,6 +96,7 @@ def test_broken_input_exits_non_zero_naming_file_row_and_problem_and_writes_noth
     (lambda d: d["results"][3].update(name=""), "row 4: name is empty"),
     (lambda d: d["results"][5].update(id=d["results"][2]["id"]), "row 6: duplicate id"),
     (lambda d: d["results"][1].update(addresses=["Shenzhen"]), "row 2: addresses must hold objects"),
+    (lambda d: d["results"][2].update(alt_names=["SMIC\x00"]), "row 3: alt_names contains a NUL character"),
 ])
 def test_a_broken_json_row_is_named_and_nothing_written(db, write_csl, csl_document, mutate, problem):
     mutate(csl_document)
