@@ -57,11 +57,13 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.limits.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "config.limits.LoginRateLimitMiddleware",
     "compliance.audit.middleware.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -152,6 +154,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
+    # Reverse proxies in front of the app whose X-Forwarded-For is trusted (client addresses for limits).
+    "NUM_PROXIES": int(os.environ.get("CHIPWATCH_NUM_PROXIES", "0")),
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.api.exception_handler",
 }
@@ -171,6 +175,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = CHIPWATCH_MAX_REPORT_BYTES * 2
 CHIPWATCH_ACCEPT_SYNTHETIC = env_bool("CHIPWATCH_ACCEPT_SYNTHETIC", not os.environ.get("DATABASE_URL"))
 # Reports whose collected_at is further than this from the server clock are flagged.
 CHIPWATCH_CLOCK_SKEW_SECONDS = int(os.environ.get("CHIPWATCH_CLOCK_SKEW_SECONDS", "300"))
+# Failed logins / refused enrollment secrets per client address before 429, per window (config/limits.py).
+CHIPWATCH_LOGIN_FAILURE_LIMIT = int(os.environ.get("CHIPWATCH_LOGIN_FAILURE_LIMIT", "10"))
+CHIPWATCH_ENROLL_FAILURE_LIMIT = int(os.environ.get("CHIPWATCH_ENROLL_FAILURE_LIMIT", "20"))
+CHIPWATCH_FAILURE_WINDOW_SECONDS = int(os.environ.get("CHIPWATCH_FAILURE_WINDOW_SECONDS", "900"))
 
 LOGGING = {
     "version": 1,

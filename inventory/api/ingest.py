@@ -13,6 +13,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.limits import ENROLL_FAILURES, EnrollFailureThrottle
+
 from .. import services
 
 
@@ -31,6 +33,7 @@ class EnrollView(APIView):
     authentication_classes = []
     permission_classes = [AllowAny]
     parser_classes = [JSONParser]
+    throttle_classes = [EnrollFailureThrottle]
 
     @extend_schema(
         request=EnrollSerializer,
@@ -45,6 +48,8 @@ class EnrollView(APIView):
         try:
             agent = services.agent_enroll(**data.validated_data)
         except services.IngestError as error:
+            if error.status in (401, 403):  # a wrong, expired or used-up secret: counts towards 429
+                ENROLL_FAILURES.record(request)
             return _error(error)
         return Response({"agent_id": str(agent.id), "host_id": agent.host_id}, status=status.HTTP_201_CREATED)
 
