@@ -2,7 +2,7 @@
 import django_filters
 from django.db.models import Max, OuterRef, Subquery
 
-from inventory.filtersets import FamilyFilter, IdFilter, SearchFilter
+from inventory.filtersets import DateTimeRangeFilter, FamilyFilter, IdFilter, SearchFilter
 
 from .models import ClusterScore, Finding, GpuClassification
 
@@ -46,8 +46,8 @@ class FindingFilterSet(django_filters.FilterSet):
     organization = IdFilter(field_name="organization_id")
     family = FamilyFilter(field_name="organization_id", label="Organization family (any member's id)")
     assignee = IdFilter(field_name="assignee_id")
-    first_seen = django_filters.IsoDateTimeFromToRangeFilter()
-    last_seen = django_filters.IsoDateTimeFromToRangeFilter()
+    first_seen = DateTimeRangeFilter()
+    last_seen = DateTimeRangeFilter()
 
     class Meta:
         model = Finding

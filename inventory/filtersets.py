@@ -4,19 +4,54 @@ Related objects are filtered by plain id (`NumberFilter`), never by ModelChoiceF
 validating an id against the whole table would answer differently for an id that exists
 in another tenant's fleet and one that does not.
 """
+from datetime import timedelta
+
 import django_filters
 from django import forms
 from django.db.models import Q
 from django_filters.constants import EMPTY_VALUES
+from django_filters.fields import IsoDateTimeField, RangeField
+from django_filters.widgets import DateRangeWidget
 
 from .models import Cluster, Gpu, Host, Observation, Organization, Site
 from .selectors import organization_family_ids
 
 
-class IdFilter(django_filters.NumberFilter):
-    """An integer id, without an existence check (see module docstring)."""
+class BigIntegerFormField(forms.IntegerField):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", -(2**63))
+        kwargs.setdefault("max_value", 2**63 - 1)
+        super().__init__(*args, **kwargs)
 
-    field_class = forms.IntegerField
+
+class IdFilter(django_filters.NumberFilter):
+    """An integer id (within bigint), without an existence check (see module docstring)."""
+
+    field_class = BigIntegerFormField
+
+
+class PlausibleIsoDateTimeField(IsoDateTimeField):
+    """ISO 8601, refused (400) when PostgreSQL would refuse it: offsets beyond ±14 h, years outside 1900-9999."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is not None and (abs(value.utcoffset() or timedelta()) > timedelta(hours=14)
+                                  or not 1900 <= value.year <= 9999):
+            raise forms.ValidationError("not a plausible timestamp", code="invalid")
+        return value
+
+
+class PlausibleIsoDateTimeRangeField(RangeField):
+    widget = DateRangeWidget  # `_after` / `_before`
+
+    def __init__(self, *args, **kwargs):
+        super().__init__((PlausibleIsoDateTimeField(), PlausibleIsoDateTimeField()), *args, **kwargs)
+
+
+class DateTimeRangeFilter(django_filters.IsoDateTimeFromToRangeFilter):
+    """`<name>_after` / `<name>_before`, ISO 8601."""
+
+    field_class = PlausibleIsoDateTimeRangeField
 
 
 class FamilyFilter(IdFilter):
@@ -81,7 +116,7 @@ class ClusterFilterSet(django_filters.FilterSet):
 class HostFilterSet(django_filters.FilterSet):
     q = SearchFilter(search_fields=("hostname", "machine_id"))
     cluster = IdFilter(field_name="cluster_id")
-    last_seen = django_filters.IsoDateTimeFromToRangeFilter()
+    last_seen = DateTimeRangeFilter()
 
     class Meta:
         model = Host
@@ -92,7 +127,7 @@ class GpuFilterSet(django_filters.FilterSet):
     q = SearchFilter(search_fields=("uuid", "serial", "name"))
     host = IdFilter(field_name="host_id")
     cluster = IdFilter(field_name="host__cluster_id")
-    last_seen = django_filters.IsoDateTimeFromToRangeFilter()
+    last_seen = DateTimeRangeFilter()
 
     class Meta:
         model = Gpu
@@ -104,7 +139,7 @@ class ObservationFilterSet(django_filters.FilterSet):
     host = IdFilter(field_name="host_id")
     cluster = IdFilter(field_name="host__cluster_id")
     agent = django_filters.UUIDFilter(field_name="agent_id")
-    collected_at = django_filters.IsoDateTimeFromToRangeFilter()
+    collected_at = DateTimeRangeFilter()
 
     class Meta:
         model = Observation

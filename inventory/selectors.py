@@ -132,11 +132,9 @@ def observation_queryset() -> QuerySet[Observation]:
 def nvlink_topology(cluster: Cluster) -> dict:
     """How the cluster's GPUs are wired: active links per GPU, NVLink generations, what the links reach."""
     links = NvLink.objects.filter(gpu__host__cluster=cluster)
-    per_gpu = Counter(dict(
-        Gpu.objects.filter(host__cluster=cluster)
-        .annotate(active=Count("nvlinks", filter=Q(nvlinks__state="active")))
-        .values("active").annotate(gpus=Count("id")).values_list("active", "gpus")
-    ))
+    per_gpu = Counter(Gpu.objects.filter(host__cluster=cluster).order_by()
+                      .annotate(active=Count("nvlinks", filter=Q(nvlinks__state="active")))
+                      .values_list("active", flat=True))
     generations = dict(links.filter(state="active").values("version").annotate(n=Count("id"))
                        .order_by("version").values_list("version", "n"))
     remotes = dict(links.filter(state="active").values("remote_device_type").annotate(n=Count("id"))

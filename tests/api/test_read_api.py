@@ -85,3 +85,11 @@ def test_finding_detail_carries_its_history(officer_api, family_a):
 def test_page_size_is_bounded(officer_api, family_a):
     response = officer_api.get("/api/v1/gpus", {"limit": 100000})
     assert response.status_code == 200  # clamped to 1000 rows, not refused
+
+
+def test_values_the_database_would_refuse_are_400_not_503(officer_api, family_a):
+    """Found by schemathesis on PostgreSQL: such values used to reach the database and fail there."""
+    for params in ({"last_seen_before": "0011-05-05T10:38:52+23:54"}, {"last_seen_after": "2026-01-01T00:00:00-20:43"},
+                   {"cluster": str(2**70)}):
+        response = officer_api.get("/api/v1/hosts", params)
+        assert response.status_code == 400, (params, response.content)
