@@ -139,3 +139,7 @@ def django_shell(database_url: str, code: str) -> str:
 def enrollment_secret(database_url: str) -> str:
     return django_shell(database_url, "from inventory.services import enrollment_secret_create as c; "
                                       "print(c(label='faults')[1])")
+
+
+# The real-worker fixture of tests/integration, for the evaluation faults here.
+from tests.integration.conftest import celery_worker_factory  # noqa: E402,F401
