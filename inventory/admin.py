@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from config.admin import ViewOnlyAdmin
+
 from . import models
 
 
@@ -75,21 +77,8 @@ class NvLinkAdmin(admin.ModelAdmin):
     list_select_related = ("gpu",)
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """History is append-only: viewable, never editable from the admin."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(models.Observation)
-class ObservationAdmin(ReadOnlyAdmin):
+class ObservationAdmin(ViewOnlyAdmin):
     list_display = ("report_id", "host", "sequence", "collected_at", "received_at", "full_identity", "synthetic",
                     "signature_status")
     list_filter = ("signature_status", "synthetic", "full_identity")
@@ -99,13 +88,13 @@ class ObservationAdmin(ReadOnlyAdmin):
 
 
 @admin.register(models.GpuSample)
-class GpuSampleAdmin(ReadOnlyAdmin):
+class GpuSampleAdmin(ViewOnlyAdmin):
     list_display = ("gpu", "collected_at", "utilization_gpu_pct", "power_draw_mw", "sm_clock_mhz")
     list_select_related = ("gpu",)
 
 
 @admin.register(models.IngestRejection)
-class IngestRejectionAdmin(ReadOnlyAdmin):
+class IngestRejectionAdmin(ViewOnlyAdmin):
     list_display = ("received_at", "reason", "claimed_agent_id", "report_id", "detail")
     list_filter = ("reason",)
     search_fields = ("claimed_agent_id", "report_id")

@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from config.admin import ViewOnlyAdmin
+
 from . import models
 
 
@@ -22,19 +24,10 @@ class ChallengeAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.Measurement)
-class MeasurementAdmin(admin.ModelAdmin):
+class MeasurementAdmin(ViewOnlyAdmin):
     """Signed evidence: viewable, never editable."""
 
     list_display = ("id", "host", "landmark", "rtt_min_ms", "gpu_attestation", "measured_at", "verified_at")
     list_filter = ("landmark", "gpu_attestation")
     search_fields = ("host__hostname",)
     list_select_related = ("host", "landmark")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -2,22 +2,9 @@
 the admin shows it and neither edits nor deletes it."""
 from django.contrib import admin
 
+from config.admin import ViewOnlyAdmin, ViewOnlyMixin
+
 from . import models
-
-
-class ViewOnly:
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class ViewOnlyAdmin(ViewOnly, admin.ModelAdmin):
-    pass
 
 
 @admin.register(models.ScreeningList)
@@ -35,7 +22,7 @@ class ListEntryAdmin(ViewOnlyAdmin):
     list_select_related = ("screening_list",)
 
 
-class AdjudicationInline(ViewOnly, admin.TabularInline):
+class AdjudicationInline(ViewOnlyMixin, admin.TabularInline):
     model = models.Adjudication
     fields = ("at", "user", "verdict", "reason")
     extra = 0
