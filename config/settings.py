@@ -94,9 +94,13 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # The embedded database is one file; a busy timeout keeps the simulated fleet
-    # and the web server from failing each other's writes.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # The embedded database is one file shared by the web server's threads and the simulated fleet:
+    # WAL lets readers run beside the writer, IMMEDIATE transactions take the write lock up front
+    # (a deferred one upgrading its lock fails at once with "database is locked"), and writers queue
+    # for up to 20 s instead of failing.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        timeout=20, transaction_mode="IMMEDIATE", init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+    )
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

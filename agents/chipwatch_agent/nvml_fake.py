@@ -12,7 +12,9 @@ Reports made from this backend are marked `synthetic: true` by the agent.
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import itertools
+import uuid
 from collections import defaultdict
 from importlib import resources
 from pathlib import Path
@@ -146,3 +148,27 @@ def _matches(pattern: Any, encoded: Any) -> bool:
     if isinstance(pattern, list) and isinstance(encoded, list):
         return len(pattern) == len(encoded) and all(_matches(p, e) for p, e in zip(pattern, encoded))
     return pattern == encoded
+
+
+def _derived_uuid(tag: str, original: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{tag}/{original}"))
+
+
+def own_identity(snapshot: dict, tag: str) -> dict:
+    """Give a profile's GPUs identities of their own (UUID, serial, NVLink fabric) so that
+    several hosts can replay one profile without looking like clones of each other."""
+    for call in snapshot["calls"]:
+        name, _, outcome = call
+        if "return" not in outcome:
+            continue
+        if name == "nvmlDeviceGetUUID":
+            outcome["return"] = "GPU-" + _derived_uuid(tag, outcome["return"])
+        elif name == "nvmlDeviceGetSerial" and isinstance(outcome["return"], str):
+            digest = hashlib.sha256(f"{tag}/{outcome['return']}".encode()).hexdigest()
+            outcome["return"] = str(int(digest, 16))[:13]
+        elif name == "nvmlDeviceGetGpuFabricInfoV":
+            for struct in outcome.get("out", {}).values():
+                fields = struct["fields"]
+                if "clusterUuid" in fields:
+                    fields["clusterUuid"] = {"$hex": uuid.UUID(_derived_uuid(tag, "fabric")).hex}
+    return snapshot

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from unittest import mock
@@ -17,7 +16,7 @@ from unittest import mock
 import pytest
 from chipwatch_agent import protocol
 from chipwatch_agent.collector import Collector
-from chipwatch_agent.nvml_fake import FakeNvml, load_snapshot
+from chipwatch_agent.nvml_fake import FakeNvml, load_snapshot, own_identity  # noqa: F401 (used by tests)
 from chipwatch_agent.report import build_report
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.utils import timezone
@@ -62,30 +61,6 @@ def share_fabric(snapshot: dict, donor: dict) -> dict:
     fabric = "nvmlDeviceGetGpuFabricInfoV"
     snapshot["calls"] = ([call for call in snapshot["calls"] if call[0] != fabric]
                          + [call for call in donor["calls"] if call[0] == fabric])
-    return snapshot
-
-
-def _derived_uuid(tag: str, original: str) -> str:
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{tag}/{original}"))
-
-
-def own_identity(snapshot: dict, tag: str) -> dict:
-    """Give a profile's GPUs identities of their own (UUID, serial, NVLink fabric) so that
-    several hosts can replay one profile without looking like clones of each other."""
-    for call in snapshot["calls"]:
-        name, _, outcome = call
-        if "return" not in outcome:
-            continue
-        if name == "nvmlDeviceGetUUID":
-            outcome["return"] = "GPU-" + _derived_uuid(tag, outcome["return"])
-        elif name == "nvmlDeviceGetSerial" and isinstance(outcome["return"], str):
-            digest = hashlib.sha256(f"{tag}/{outcome['return']}".encode()).hexdigest()
-            outcome["return"] = str(int(digest, 16))[:13]
-        elif name == "nvmlDeviceGetGpuFabricInfoV":
-            for struct in outcome.get("out", {}).values():
-                fields = struct["fields"]
-                if "clusterUuid" in fields:
-                    fields["clusterUuid"] = {"$hex": uuid.UUID(_derived_uuid(tag, "fabric")).hex}
     return snapshot
 
 

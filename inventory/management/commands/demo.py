@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from urllib.request import urlopen
 
+from chipwatch_agent import snapshot
+from chipwatch_agent.nvml_fake import load_snapshot, own_identity
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
@@ -74,14 +76,31 @@ class Command(BaseCommand):
             state = state_root / host.hostname
             env = dict(os.environ, CHIPWATCH_AGENT_HOSTNAME=host.hostname,
                        CHIPWATCH_AGENT_MACHINE_ID=f"demo-{host.hostname}")
-            common = ["--state-dir", str(state), "--fake-nvml", host.profile, "--log-level", "WARNING"]
-            if not (state / "config.json").exists():
-                _, secret = enrollment_secret_create(label=f"demo {host.hostname}", cluster=clusters[host.cluster],
-                                                     max_uses=1)
-                enrolled = subprocess.run([*agent_cli, "enroll", *common, "--server", base, "--secret-file", "-"],
-                                          input=secret, text=True, capture_output=True, env=env)
-                if enrolled.returncode != 0:
-                    self.stderr.write(f"demo agent {host.hostname}: enroll failed: {enrolled.stderr.strip()}")
-                    continue
+            common = ["--state-dir", str(state), "--fake-nvml", str(self._own_snapshot(state, host)),
+                      "--log-level", "WARNING"]
+            if not (state / "config.json").exists() and not self._enroll(agent_cli, common, base, env, host, clusters):
+                continue
             agents.append(subprocess.Popen([*agent_cli, "run", *common, "--interval", str(interval)], env=env))
         self.stdout.write(f"simulated fleet: {len(agents)} agents reporting every {interval} s")
+
+    @staticmethod
+    def _own_snapshot(state: Path, host) -> Path:
+        """The host's profile with GPU identities of its own: hosts sharing a profile are not clones."""
+        path = state / "nvml-snapshot.json"
+        if not path.exists():
+            state.mkdir(mode=0o700, parents=True, exist_ok=True)
+            path.write_bytes(snapshot.dumps(own_identity(load_snapshot(host.profile), host.hostname)))
+        return path
+
+    def _enroll(self, agent_cli, common, base, env, host, clusters, attempts=3) -> bool:
+        """Enroll one demo agent, retrying while the embedded server is busy (a 503 is retryable)."""
+        _, secret = enrollment_secret_create(label=f"demo {host.hostname}", cluster=clusters[host.cluster],
+                                             max_uses=1)
+        for attempt in range(attempts):
+            enrolled = subprocess.run([*agent_cli, "enroll", *common, "--server", base, "--secret-file", "-"],
+                                      input=secret, text=True, capture_output=True, env=env)
+            if enrolled.returncode == 0:
+                return True
+            time.sleep(1 + attempt)
+        self.stderr.write(f"demo agent {host.hostname}: enroll failed: {enrolled.stderr.strip()}")
+        return False
