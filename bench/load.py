@@ -173,12 +173,20 @@ def enroll_fleet(count: int) -> list[tuple[str, bytes, int]]:
 
 
 def sample_queue(redis_url: str, stop: threading.Event, samples: list, started: float) -> None:
+    """Every 5 s: (seconds, LLEN of the Celery queue, hosts still marked needs_evaluation).  Queued tasks
+    for one host coalesce (the first clears the mark, the rest return at once): the marked hosts are the
+    real backlog."""
     import redis
+    from django.db import connection
 
     client = redis.Redis.from_url(redis_url)
     while not stop.is_set():
-        samples.append((time.time() - started, client.llen("celery")))
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM inventory_host WHERE needs_evaluation IS NOT NULL")
+            pending = cursor.fetchone()[0]
+        samples.append((time.time() - started, client.llen("celery"), pending))
         stop.wait(5)
+    connection.close()
 
 
 def reconcile(acknowledged: list[str], agent_ids: list[str]) -> dict:
@@ -213,7 +221,7 @@ def main():
     parser.add_argument("--celery-concurrency", type=int, default=2)
     parser.add_argument("--client-processes", type=int, default=2)
     parser.add_argument("--client-threads", type=int, default=24, help="per client process")
-    parser.add_argument("--settle", type=float, default=240, help="max seconds to wait for evaluations after load")
+    parser.add_argument("--settle", type=float, default=900, help="max seconds to wait for evaluations after load")
     args = parser.parse_args()
 
     database_url = scratch_database(DB_NAME)
@@ -281,9 +289,13 @@ def main():
     errors = {k: v for k, v in outcomes.items() if k != "acknowledged"}
     print("outcomes: " + ", ".join(f"{k} {v} ({v / attempts:.2%})" for k, v in outcomes.most_common())
           + ("" if errors else "  (no errors)"))
-    print("celery queue depth (LLEN celery) every 5 s: "
-          + " ".join(f"{t:.0f}s:{n}" for t, n in samples))
-    print(f"queue drained and hosts evaluated {settle_seconds:.0f} s after the load ended")
+    print("every 5 s, seconds:LLEN celery/hosts awaiting evaluation: "
+          + " ".join(f"{t:.0f}s:{n}/{p}" for t, n, p in samples))
+    after = [(t, p) for t, _, p in samples if t >= load_seconds]
+    if len(after) >= 2 and after[0][1] > after[-1][1]:
+        print(f"evaluation drain after the load: {(after[0][1] - after[-1][1]) / (after[-1][0] - after[0][0]):.2f} "
+              f"hosts/s ({after[0][1]} -> {after[-1][1]} in {after[-1][0] - after[0][0]:.0f} s)")
+    print(f"settle phase: {settle_seconds:.0f} s after the load ended (limit --settle {args.settle:.0f})")
     print("reconciliation: " + ", ".join(f"{k}={v}" for k, v in result.items()))
     ok = (result["stored_twice"] == 0 and result["acknowledged_missing"] == 0 and result["hosts_not_evaluated"] == 0
           and result["acknowledged_twice"] == 0)

@@ -92,18 +92,20 @@ def test_postgres_restart_during_ingest_loses_and_duplicates_nothing(own_postgre
         db = psycopg.connect(database_url.replace("postgres://", "postgresql://"), autocommit=True)
         after_restart = observations()
         wait_for(lambda: observations() >= after_restart + 6, timeout=60, what="ingest to resume")
+        hand.stop.set()
+        hand.join(30)
+        daemon.terminate()
+        assert daemon.wait(30) == 0
+        for _ in range(5):  # deliver what the daemon still had spooled when it stopped
+            if agent_status(state)["spool_depth"] == 0:
+                break
+            subprocess_run(agent_cmd(state, "run", "--once"))
     finally:
         if hand is not None:
             hand.stop.set()
-            hand.join(30)
-        if daemon is not None:
-            daemon.terminate()
-            daemon.wait(30)
-    for _ in range(5):  # deliver what the daemon still had spooled when it stopped
-        if agent_status(state)["spool_depth"] == 0:
-            break
-        subprocess_run(agent_cmd(state, "run", "--once"))
-    server.stop()
+        if daemon is not None and daemon.poll() is None:
+            daemon.kill()
+        server.stop()
 
     statuses = {status for status, _ in hand.answers}
     assert statuses <= {200, 201, 503}, statuses
