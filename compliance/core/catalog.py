@@ -220,8 +220,10 @@ def load_catalog(path: Path | str = CATALOG_PATH) -> Catalog:
     path = Path(path)
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise CatalogError(f"{path.name}: cannot read catalog: {exc}") from exc
+    except RecursionError:
+        raise CatalogError(f"{path.name}: cannot read catalog: nested too deeply") from None
     _check_schema(document, path.name)
     _check_references(document, path.name)
     chips = tuple(_build_chip(entry) for entry in document["chips"])
