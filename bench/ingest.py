@@ -11,18 +11,15 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import json
 import os
 import sys
-import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from multiprocessing import Pool
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._stack import gunicorn, percentile, scratch_database  # noqa: E402
+from bench._stack import fleet_template, gunicorn, host_collection, percentile, scratch_database  # noqa: E402
 
 DB_NAME = "chipwatch_bench_ingest"
 
@@ -30,18 +27,12 @@ DB_NAME = "chipwatch_bench_ingest"
 def fleet_reports(agent_ids: list[str], keys: list, per_host: int, *, full: bool, first_sequence: int):
     """Per host, `per_host` signed reports from the fake hgx-h100 profile with host-unique GPU ids."""
     from chipwatch_agent import protocol
-    from chipwatch_agent.collector import Collector
-    from chipwatch_agent.nvml_fake import FakeNvml
     from chipwatch_agent.report import build_report, lean
 
-    template = json.dumps(Collector(FakeNvml.from_profile("hgx-h100")).collect())
-    originals = [g["uuid"] for g in json.loads(template)["identity"]["gpus"]]
+    template, identifiers = fleet_template("hgx-h100")
     fleet = []
     for host, (agent_id, key) in enumerate(zip(agent_ids, keys)):
-        text = template
-        for original in originals:
-            text = text.replace(original, "GPU-" + str(uuid.uuid5(uuid.NAMESPACE_URL, f"{host}/{original}")))
-        collection = json.loads(text)
+        collection = host_collection(template, identifiers, host)
         bodies = []
         for n in range(per_host):
             report = build_report(collection, agent_id=agent_id, sequence=first_sequence + n, backend="fake")

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import heapq
-import json
 import os
 import random
 import secrets
@@ -24,14 +23,13 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from multiprocessing import Pool
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._stack import ROOT, percentile, scratch_database  # noqa: E402
+from bench._stack import ROOT, fleet_template, host_collection, percentile, scratch_database  # noqa: E402
 from tests.faults.conftest import ThrowawayRedis  # noqa: E402
 from tests.integration.servers import Gunicorn  # noqa: E402
 
@@ -42,27 +40,18 @@ GRACE_S = 60  # after --duration: in-flight reports may still finish (retries in
 
 # --- the simulated fleet (client processes) ---------------------------------------------------
 
-def _host_collection(template: str, originals: list[str], host: int) -> dict:
-    for original in originals:
-        template = template.replace(original, "GPU-" + str(uuid.uuid5(uuid.NAMESPACE_URL, f"{host}/{original}")))
-    return json.loads(template)
-
-
 def _client_process(args) -> dict:
     """One client process drives its share of agents with a thread pool; returns what it saw."""
     import requests
     from chipwatch_agent import protocol
-    from chipwatch_agent.collector import Collector
-    from chipwatch_agent.nvml_fake import FakeNvml
     from chipwatch_agent.report import build_report, lean
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
     url, agents, interval, stop_at, threads, seed = args
     rng = random.Random(seed)
-    template = json.dumps(Collector(FakeNvml.from_profile("hgx-h100")).collect())
-    originals = [g["uuid"] for g in json.loads(template)["identity"]["gpus"]]
+    template, identifiers = fleet_template("hgx-h100")
     fleet = [{"id": agent_id, "key": load_pem_private_key(pem, None), "host": host, "sequence": 0, "lean": False,
-              "collection": _host_collection(template, originals, host)} for agent_id, pem, host in agents]
+              "collection": host_collection(template, identifiers, host)} for agent_id, pem, host in agents]
     lock = threading.Lock()
     latencies, outcomes, acknowledged, made = [], Counter(), [], [0]
     local = threading.local()

@@ -10,7 +10,6 @@ pass over the GPU table (the floor).  Prints the ratios last.
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import random
 import sys

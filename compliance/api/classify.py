@@ -1,5 +1,5 @@
 """GET /api/v1/classify: the `manage.py classify` answer over HTTP."""
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from django.utils import timezone
 from rest_framework import serializers
 from rest_framework.response import Response
