@@ -68,6 +68,8 @@ REFUSAL_SEVERITY = {
     "sequence_regression": Severity.MEDIUM,
     "agent_revoked": Severity.MEDIUM,
     "synthetic_rejected": Severity.MEDIUM,
+    # A signed report with a value no real part produces (e.g. a 2^40 °C temperature) that PostgreSQL cannot store.
+    "unstorable_value": Severity.MEDIUM,
 }
 
 

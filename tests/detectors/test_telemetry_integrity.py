@@ -30,6 +30,20 @@ def test_bad_signatures_and_replays_are_found(fleet, sg_cluster):
     assert by_reason["bad_signature"].evidence["figures"]["last_rejection_id"] == rejection.id
 
 
+def test_signed_values_no_column_can_hold_are_found(fleet, sg_cluster, postgres_url):
+    """PostgreSQL only: SQLite stores any integer, so there the report is simply accepted."""
+    node = fleet.node(sg_cluster, "gpu-absurd")
+    node.report("hgx-h100")
+    absurd = node.build("hgx-h100")
+    absurd["telemetry"]["gpus"][0]["temperature_c"] = 2 ** 40
+    response = signed_post(fleet.client, absurd, node.key)
+    assert response.status_code == 400 and response.json()["error"] == "unstorable_value"
+    node.report("hgx-h100")
+    (finding,) = [f for f in findings("telemetry_integrity.refused_reports")
+                  if f.evidence["figures"]["reason"] == "unstorable_value"]
+    assert finding.severity == Finding.Severity.MEDIUM
+
+
 def test_near_miss_a_resent_report_is_not_a_rejection(fleet, sg_cluster):
     node = fleet.node(sg_cluster, "gpu-resend")
     report = node.build("hgx-h100")
