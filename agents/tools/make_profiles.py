@@ -185,6 +185,10 @@ class SpecHandle:
         self.index = index
 
 
+class UnmodelledCall(RuntimeError):
+    """The collector asked the profile generator for an NVML call it does not model yet."""
+
+
 class SpecNvml:
     """A GPU host modelled from a Profile, answering like pynvml (its structs, its errors)."""
 
@@ -197,7 +201,9 @@ class SpecNvml:
     def __getattr__(self, name):
         attr = getattr(pynvml, name)  # constants, struct and error classes
         if snap.is_nvml_function(name, attr):
-            raise NotImplementedError(f"SpecNvml does not model {name}; add it so profiles stay complete")
+            # Loud on purpose (and not AttributeError, which hasattr() would swallow): a profile
+            # generated without this call would silently lack it.
+            raise UnmodelledCall(f"SpecNvml does not model {name}; add it so profiles stay complete")
         return attr
 
     # -- errors -------------------------------------------------------------
