@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from datetime import date
+from datetime import date, timedelta
 from functools import lru_cache
 
 from django.db import connection, transaction
@@ -27,8 +27,11 @@ from .selectors import families, holding
 log = logging.getLogger(__name__)
 
 
-def hosts_pending_evaluation(*, limit: int = 10_000) -> list[int]:
-    return list(Host.objects.filter(needs_evaluation__isnull=False).order_by("needs_evaluation")
+def hosts_pending_evaluation(*, older_than_seconds: float, limit: int = 10_000) -> list[int]:
+    """Hosts marked longer ago than the bound: their evaluation message was lost (or is still
+    queued behind a backlog, when re-enqueueing costs a no-op).  Fresh marks have a message."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    return list(Host.objects.filter(needs_evaluation__lte=cutoff).order_by("needs_evaluation")
                 .values_list("id", flat=True)[:limit])
 
 

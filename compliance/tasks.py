@@ -1,5 +1,6 @@
 """Thin Celery wrappers: pass ids, call services, retry with backoff."""
 from celery import shared_task
+from django.conf import settings
 
 from . import services
 
@@ -15,7 +16,7 @@ def evaluate_host(host_id: int) -> None:
 @shared_task(**_RETRY)
 def sweep_pending_evaluations() -> int:
     """Re-enqueue hosts still marked as needing evaluation: the database, not Redis, holds pending work."""
-    host_ids = services.hosts_pending_evaluation()
+    host_ids = services.hosts_pending_evaluation(older_than_seconds=settings.CHIPWATCH_SWEEP_AFTER_SECONDS)
     for host_id in host_ids:
         evaluate_host.delay(host_id)
     return len(host_ids)

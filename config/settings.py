@@ -177,6 +177,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = CHIPWATCH_MAX_REPORT_BYTES * 2
 # Reports from a fake NVML backend are what a host owner would use to lie:
 # accepted only where explicitly allowed (the embedded demo and tests).
 CHIPWATCH_ACCEPT_SYNTHETIC = env_bool("CHIPWATCH_ACCEPT_SYNTHETIC", not os.environ.get("DATABASE_URL"))
+# The sweeper re-enqueues hosts marked for evaluation longer ago than this (their message was lost).
+CHIPWATCH_SWEEP_AFTER_SECONDS = float(os.environ.get("CHIPWATCH_SWEEP_AFTER_SECONDS", "300"))
 # Reports whose collected_at is further than this from the server clock are flagged.
 CHIPWATCH_CLOCK_SKEW_SECONDS = int(os.environ.get("CHIPWATCH_CLOCK_SKEW_SECONDS", "300"))
 # Failed logins / refused enrollment secrets per client address before 429, per window (config/limits.py).

@@ -112,3 +112,19 @@ def test_scoring_twice_in_one_transaction(client, enrolled_agent, django_capture
         clusters_score(cluster_ids=[agent.host.cluster_id], as_of=date(2025, 1, 1))
         clusters_score(cluster_ids=[agent.host.cluster_id], as_of=date(2025, 1, 2))
     assert ClusterScore.objects.filter(cluster=agent.host.cluster, as_of__year=2025).count() == 2
+
+
+def test_the_sweeper_takes_only_marks_older_than_its_bound(enrolled_agent):
+    """A fresh mark still has its evaluation message in the queue; an old one lost it."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from compliance.services import hosts_pending_evaluation
+
+    agent, _ = enrolled_agent
+    Host.objects.filter(pk=agent.host_id).update(needs_evaluation=timezone.now() - timedelta(seconds=30))
+    assert hosts_pending_evaluation(older_than_seconds=300) == []
+    assert hosts_pending_evaluation(older_than_seconds=10) == [agent.host_id]
+    Host.objects.filter(pk=agent.host_id).update(needs_evaluation=None)
+    assert hosts_pending_evaluation(older_than_seconds=0) == []

@@ -22,6 +22,7 @@ class WorkerProcess:
     def start(self, **extra_env):
         env = dict(os.environ, DATABASE_URL=self.database_url, REDIS_URL=self.broker_url,
                    CELERY_BROKER_URL=self.broker_url, CELERY_QUEUE=self.queue, CHIPWATCH_ACCEPT_SYNTHETIC="1",
+                   CHIPWATCH_SWEEP_AFTER_SECONDS="0",  # the tests sweep at once, as if minutes had passed
                    DJANGO_SETTINGS_MODULE="config.settings", **extra_env)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "solo", "-Q", self.queue,
