@@ -34,6 +34,7 @@ class DemoHost:
     hostname: str
     cluster: str
     profile: str  # a fake-NVML profile shipped with the agent
+    planted: str = ""  # a forgery planted in the NVML answers, so the demo shows a detector at work
 
 
 CLUSTERS = [
@@ -42,14 +43,17 @@ CLUSTERS = [
                                                  ("nw-a-03", "hgx-b200")]),
     ("rk-infer-1", "Frankfurt FRA-2", "inference", [("rk-i-01", "hgx-a100"), ("rk-i-02", "l40s")]),
     ("lc-train-7", "Jurong West", "training", [("lc-t-01", "hgx-h800"), ("lc-t-02", "hgx-h800"),
-                                               ("lc-t-03", "hgx-h100")]),
+                                               ("lc-t-03", "hgx-h100"),
+                                               # "H800"s answering with 18 active NVLink4 links: unlocked or relabelled
+                                               ("lc-t-04", "hgx-h800", "unlocked-nvlinks")]),
     ("qm-lab", "Nanshan Park", "research", [("qm-l-01", "hgx-h20"), ("qm-l-02", "rtx-4090d")]),
     ("gc-mixed", "Abu Dhabi AD-1", "mixed", [("gc-m-01", "hgx-h200")]),
 ]
 
 
 def demo_hosts() -> list[DemoHost]:
-    return [DemoHost(hostname, cluster, profile) for cluster, _, _, hosts in CLUSTERS for hostname, profile in hosts]
+    return [DemoHost(cluster=cluster, hostname=host[0], profile=host[1], planted=host[2] if len(host) > 2 else "")
+            for cluster, _, _, hosts in CLUSTERS for host in hosts]
 
 
 def demo_inventory_load() -> dict[str, Cluster]:

@@ -16,7 +16,7 @@ from unittest import mock
 import pytest
 from chipwatch_agent import protocol
 from chipwatch_agent.collector import Collector
-from chipwatch_agent.nvml_fake import FakeNvml, load_snapshot, own_identity  # noqa: F401 (used by tests)
+from chipwatch_agent.nvml_fake import FakeNvml, load_snapshot, own_identity, unlock_nvlinks  # noqa: F401 (used by tests)
 from chipwatch_agent.report import build_report
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.utils import timezone
@@ -26,10 +26,6 @@ from compliance.services import host_evaluate
 from inventory import services
 from inventory.models import Cluster, Host, Organization, Site
 from tests.reports import signed_post
-
-NVLINK_CALLS = ("nvmlDeviceGetNvLinkState", "nvmlDeviceGetNvLinkVersion", "nvmlDeviceGetNvLinkRemoteDeviceType",
-                "nvmlDeviceGetNvLinkRemotePciInfo", "nvmlDeviceGetFieldValues")
-
 
 # --- editing NVML snapshots ------------------------------------------------------------
 
@@ -46,13 +42,6 @@ def answer(snapshot: dict, function: str, value, *, gpus=None, args: tuple = ())
         call[2] = {"return": value}
         hits += 1
     assert hits, f"no recorded {function}{args} call to change"
-    return snapshot
-
-
-def unlock_nvlinks(snapshot: dict, donor: str = "hgx-h100") -> dict:
-    """Give every GPU the NVLink answers of `donor` (an H800 whose links 8-17 answer active NVLink4)."""
-    donated = [call for call in load_snapshot(donor)["calls"] if call[0] in NVLINK_CALLS]
-    snapshot["calls"] = [call for call in snapshot["calls"] if call[0] not in NVLINK_CALLS] + donated
     return snapshot
 
 

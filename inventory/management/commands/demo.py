@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.request import urlopen
 
 from chipwatch_agent import snapshot
-from chipwatch_agent.nvml_fake import load_snapshot, own_identity
+from chipwatch_agent.nvml_fake import load_snapshot, own_identity, unlock_nvlinks
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
@@ -89,7 +89,10 @@ class Command(BaseCommand):
         path = state / "nvml-snapshot.json"
         if not path.exists():
             state.mkdir(mode=0o700, parents=True, exist_ok=True)
-            path.write_bytes(snapshot.dumps(own_identity(load_snapshot(host.profile), host.hostname)))
+            recorded = own_identity(load_snapshot(host.profile), host.hostname)
+            if host.planted == "unlocked-nvlinks":
+                recorded = unlock_nvlinks(recorded)
+            path.write_bytes(snapshot.dumps(recorded))
         return path
 
     def _enroll(self, agent_cli, common, base, env, host, clusters, attempts=3) -> bool:
