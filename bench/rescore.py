@@ -99,11 +99,11 @@ def naive_rescore(cluster_ids, as_of: date) -> None:
         for host in cluster.hosts.all():
             for gpu in host.gpus.all():
                 counts[GpuClassification.objects.get(gpu=gpu).catalog_model] += 1
-        family = families()[cluster.operator_id]
+        family_of = families()
+        family = family_of[cluster.operator_id]
         figures = cluster_figures(counts=dict(counts), unidentified=0, as_of=as_of, country=cluster.site.country,
                                   headquarters=family.headquarters, ultimate_parent_hq=family.ultimate_parent_hq,
-                                  licenses=_licenses_at(_licenses_in_force(as_of).get(cluster.operator_id, []),
-                                                        country=cluster.site.country, site_id=cluster.site_id))
+                                  licenses=_licenses_at(_licenses_in_force(as_of), cluster, family_of))
         ClusterScore.objects.update_or_create(cluster=cluster, as_of=as_of, defaults=dict(
             rule=figures["rule"] or "", gpu_count=figures["gpu_count"], controlled_gpu_count=figures["controlled_gpus"],
             aggregate_tpp=figures["aggregate_tpp"], h100_equivalents=figures["h100_equivalents"],

@@ -39,6 +39,13 @@ def families() -> dict[int, Family]:
     return out
 
 
+def licence_holders(cluster, family_of: dict[int, Family]) -> set[int]:
+    """Whose licence counts for a cluster: its operator, its site's owner, and their ultimate parents.
+    The one definition the scores and the detectors share (a licence is usually held higher up)."""
+    owners = {cluster.operator_id, cluster.site.organization_id}
+    return owners | {family_of[org].ultimate_parent_id for org in owners}
+
+
 @dataclass(frozen=True)
 class Holding:
     """What the core says about one catalog model held at a place by given parties."""

@@ -22,7 +22,7 @@ from inventory.models import Cluster, Gpu, Host, License, Observation
 from .core import InsufficientSpec, chip as catalog_chip, classify, score_cluster
 from .identify import identify
 from .models import ClusterScore, Finding, GpuClassification
-from .selectors import families, holding
+from .selectors import Family, families, holding, licence_holders
 
 log = logging.getLogger(__name__)
 
@@ -99,13 +99,16 @@ def _licenses_in_force(as_of: date) -> dict[int, list[License]]:
     return by_holder
 
 
-def _licenses_at(licenses: list[License], *, country: str, site_id: int) -> list[tuple[str, tuple[str, ...]]]:
-    """(number, ECCNs) of the licences valid for this country and site."""
-    return sorted(
-        (lic.number, tuple(lic.eccns)) for lic in licenses
+def _licenses_at(by_holder: dict[int, list[License]], cluster: Cluster,
+                 family_of: dict[int, Family]) -> list[tuple[str, tuple[str, ...]]]:
+    """(number, ECCNs) of the licences any of the cluster's licence holders has for its country and site."""
+    country, site_id = cluster.site.country, cluster.site_id
+    return sorted({
+        (lic.number, tuple(lic.eccns))
+        for holder in licence_holders(cluster, family_of) for lic in by_holder.get(holder, [])
         if lic.destination_country == country
         and (not lic.sites.all() or any(s.id == site_id for s in lic.sites.all()))
-    )
+    })
 
 
 _SUMMARY_FIELDS = ("eccn", "paragraph", "rule", "tpp", "performance_density", "license_exception")
@@ -185,8 +188,7 @@ def clusters_score(*, cluster_ids: list[int] | None = None, as_of: date) -> int:
             counts=counts.get(cluster.id, {}), unidentified=unidentified.get(cluster.id, 0), as_of=as_of,
             country=cluster.site.country, headquarters=family.headquarters,
             ultimate_parent_hq=family.ultimate_parent_hq,
-            licenses=_licenses_at(licenses.get(cluster.operator_id, []), country=cluster.site.country,
-                                  site_id=cluster.site_id),
+            licenses=_licenses_at(licenses, cluster, family_of),
         )
         rows.append(_score_row(cluster.id, as_of, figures, now))
     _scores_upsert(rows)
@@ -282,12 +284,12 @@ def cluster_audit_report(*, cluster: Cluster, as_of: date) -> dict:
                 counts[match.chip.key] += 1
             else:
                 unidentified += 1
-    family = families()[cluster.operator_id]
+    family_of = families()
+    family = family_of[cluster.operator_id]
     figures = cluster_figures(
         counts=dict(counts), unidentified=unidentified, as_of=as_of, country=cluster.site.country,
         headquarters=family.headquarters, ultimate_parent_hq=family.ultimate_parent_hq, explain=True,
-        licenses=_licenses_at(_licenses_in_force(as_of).get(cluster.operator_id, []),
-                              country=cluster.site.country, site_id=cluster.site_id),
+        licenses=_licenses_at(_licenses_in_force(as_of), cluster, family_of),
     )
     findings = []
     for finding in Finding.objects.filter(cluster=cluster, first_seen__lte=end).order_by("id"):

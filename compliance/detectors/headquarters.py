@@ -34,7 +34,7 @@ from inventory.models import Cluster, Gpu
 
 from ..core.destinations import PRESUMPTION_OF_DENIAL, default_destinations
 from ..findings import FindingSpec
-from ..selectors import Family, families, holding
+from ..selectors import families, holding, licence_holders
 from ._fleet import Severity, Subject, licences_on_record
 
 KIND = "headquarters"
@@ -67,7 +67,7 @@ def detect(*, host_ids: list[int] | None) -> Iterable[FindingSpec]:
                           ultimate_parent_hq=family.ultimate_parent_hq, as_of=today)
         if verdict is None or not verdict.license_required:
             continue
-        if licences_on_record(holders=_parties(cluster, family_of), country=cluster.site.country,
+        if licences_on_record(holders=licence_holders(cluster, family_of), country=cluster.site.country,
                               site_id=cluster.site_id, eccn=verdict.eccn, as_of=today):
             continue
         unlicensed[cluster.id].append({
@@ -108,7 +108,3 @@ def detect(*, host_ids: list[int] | None) -> Iterable[FindingSpec]:
         )
 
 
-def _parties(cluster: Cluster, family_of: dict[int, Family]) -> set[int]:
-    """Whose licence counts: the operator, the site owner, and their ultimate parents."""
-    owners = {cluster.operator_id, cluster.site.organization_id}
-    return owners | {family_of[org].ultimate_parent_id for org in owners}

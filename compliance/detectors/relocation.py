@@ -40,7 +40,7 @@ from django.utils import timezone
 from inventory.models import Cluster, GpuSample, Transfer
 
 from ..findings import FindingSpec
-from ..selectors import Holding, families, holding
+from ..selectors import Holding, families, holding, licence_holders
 from ._fleet import Severity, Subject, in_scope, licences_on_record
 
 KIND = "relocation"
@@ -112,7 +112,7 @@ class _Judge:
         crossed = before.site.country != after.site.country
         needed_before, needed_after = self._needs(old["model"], before), self._needs(new["model"], after)
         unlicensed = needed_after and not needed_before and not licences_on_record(
-            holders={after.operator_id, self.families[after.operator_id].ultimate_parent_id},
+            holders=licence_holders(after, self.families),
             country=after.site.country, site_id=after.site_id, eccn=needed_after.eccn, as_of=self.today)
         if unlicensed:
             severity = Severity.CRITICAL

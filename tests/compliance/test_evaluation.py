@@ -128,3 +128,20 @@ def test_the_sweeper_takes_only_marks_older_than_its_bound(enrolled_agent):
     assert hosts_pending_evaluation(older_than_seconds=10) == [agent.host_id]
     Host.objects.filter(pk=agent.host_id).update(needs_evaluation=None)
     assert hosts_pending_evaluation(older_than_seconds=0) == []
+
+
+def test_a_licence_held_by_the_ultimate_parent_counts_for_the_score(client, enrolled_agent,
+                                                                   django_capture_on_commit_callbacks):
+    """The scores and the detectors share one definition of whose licence counts."""
+    agent, key = enrolled_agent
+    site = agent.host.cluster.site
+    site.country = "CN"
+    site.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        signed_post(client, profile_report(agent, "hgx-h100"), key)
+    cluster = agent.host.cluster
+    parent = cluster.operator.parent
+    License.objects.create(number="P-1", holder=parent, destination_country="CN", eccns=[],
+                           valid_from=date(2026, 1, 1))
+    clusters_score(cluster_ids=[cluster.id], as_of=date(2026, 6, 1))
+    assert ClusterScore.objects.get(cluster=cluster, as_of=date(2026, 6, 1)).figures["licenses_on_record"] == ["P-1"]
