@@ -7,6 +7,7 @@ import json
 import logging
 import secrets
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -289,9 +290,8 @@ def _ingest_verified(report: dict, sha: str, agent_id: str, signature: str, rece
             signature_status=Observation.Signature.VALID,
         )
         _host_apply(host, report, observation, received_at)
-        if identity is not None:
-            _identity_apply(host, identity["gpus"], observation, received_at)
-        _samples_store(host, report["telemetry"]["gpus"], observation, collected_at, received_at)
+        gpu_ids = _identity_apply(host, identity["gpus"], observation, received_at) if identity is not None else None
+        _samples_store(host, report["telemetry"]["gpus"], observation, collected_at, received_at, gpu_ids)
         agent.last_sequence = report["sequence"]
         agent.last_seen = received_at
         agent.save(update_fields=["last_sequence", "last_seen"])
@@ -398,8 +398,8 @@ def _gpu_facts(host: Host, section: dict, observation: Observation, now: datetim
     }
 
 
-def _identity_apply(host: Host, sections: list[dict], observation: Observation, now: datetime) -> None:
-    """Upsert the reported GPUs and their links, touching only what changed.
+def _identity_apply(host: Host, sections: list[dict], observation: Observation, now: datetime) -> dict[str, int]:
+    """Upsert the reported GPUs and their links, touching only what changed; returns uuid → GPU id.
 
     A full identity equal to the stored one (the usual case: restarts and the daily
     full report) costs one UPDATE of last_seen; a changed GPU is rewritten with its links.
@@ -424,9 +424,10 @@ def _identity_apply(host: Host, sections: list[dict], observation: Observation, 
     # GPUs this host no longer reports are no longer on it (their history stays).
     Gpu.objects.filter(host=host).exclude(uuid__in=by_uuid).update(host=None)
 
+    gpu_ids = {g.uuid: g.pk for g in [*existing.values(), *new]}
     rewritten = {g.uuid: g for g in new + changed}
     if not rewritten:
-        return
+        return gpu_ids
     NvLink.objects.filter(gpu__in=changed).delete()
     NvLink.objects.bulk_create(
         NvLink(
@@ -442,6 +443,7 @@ def _identity_apply(host: Host, sections: list[dict], observation: Observation, 
         for gpu_uuid, gpu in rewritten.items()
         for link in _links(by_uuid[gpu_uuid])
     )
+    return gpu_ids
 
 
 def _links(section: dict) -> list[dict]:
@@ -449,9 +451,13 @@ def _links(section: dict) -> list[dict]:
     return links if isinstance(links, list) else []  # a marker: NVLink not supported or unreadable
 
 
-def _samples_store(host: Host, telemetry: list[dict], observation: Observation, collected_at, now) -> None:
-    uuids = [t["uuid"] for t in telemetry if isinstance(t["uuid"], str)]
-    gpus = {g.uuid: g.pk for g in Gpu.objects.filter(uuid__in=uuids).only("id", "uuid")}
+def _samples_store(host: Host, telemetry: list[dict], observation: Observation, collected_at, now,
+                   gpu_ids: dict[str, int] | None) -> None:
+    """Per-GPU telemetry rows; `gpu_ids` comes from the identity just applied, else one lookup (lean report)."""
+    if gpu_ids is None:
+        uuids = [t["uuid"] for t in telemetry if isinstance(t["uuid"], str)]
+        gpu_ids = dict(Gpu.objects.filter(uuid__in=uuids).values_list("uuid", "id"))
+    gpus = gpu_ids
     samples = []
     for t in telemetry:
         gpu_id = gpus.get(t["uuid"]) if isinstance(t["uuid"], str) else None
@@ -470,9 +476,6 @@ def _samples_store(host: Host, telemetry: list[dict], observation: Observation, 
 
 
 # --- declarations -------------------------------------------------------------
-
-DECLARATION_COLUMNS = ("gpu_uuid", "serial", "licensed_end_user", "site", "license_number")
-
 
 class DeclarationImportError(ValueError):
     """A declarations file that cannot be imported; the message names the row and the problem."""
@@ -506,8 +509,12 @@ def declarations_import(*, data: bytes, source_name: str) -> int:
             f"{source_name}: header must have licensed_end_user, site and gpu_uuid and/or serial "
             f"(found {reader.fieldnames})"
         )
-    organizations = {o.name: o for o in Organization.objects.all()}
-    sites = {s.name: s for s in Site.objects.all()}
+    # Only the organizations and sites the file names, in two queries.
+    organizations = {o.name: o for o in Organization.objects.filter(
+        name__in={(r.get("licensed_end_user") or "").strip() for r in records})}
+    sites = defaultdict(list)  # site names are unique per organization only
+    for site in Site.objects.filter(name__in={(r.get("site") or "").strip() for r in records}):
+        sites[site.name].append(site)
     digest = hashlib.sha256(data).hexdigest()
     now = timezone.now()
     rows, seen = [], set()
@@ -525,9 +532,13 @@ def declarations_import(*, data: bytes, source_name: str) -> int:
         org = organizations.get((row.get("licensed_end_user") or "").strip())
         if org is None:
             raise DeclarationImportError(f"{where}: unknown organization {row.get('licensed_end_user')!r}")
-        site = sites.get((row.get("site") or "").strip())
-        if site is None:
+        candidates = sites.get((row.get("site") or "").strip(), [])
+        if not candidates:
             raise DeclarationImportError(f"{where}: unknown site {row.get('site')!r}")
+        if len(candidates) > 1:
+            raise DeclarationImportError(f"{where}: site name {row.get('site')!r} is used by "
+                                         f"{len(candidates)} organizations' sites")
+        site = candidates[0]
         rows.append(dict(gpu_uuid=gpu_uuid, serial=serial, licensed_end_user=org, site=site,
                          license_number=(row.get("license_number") or "").strip()[:64]))
     with transaction.atomic():

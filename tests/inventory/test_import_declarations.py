@@ -45,3 +45,13 @@ def test_bad_files_fail_naming_the_problem_and_write_nothing(tmp_path, cluster, 
 def test_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(CommandError, match="cannot read"):
         call_command("import_declarations", str(tmp_path / "nope.csv"))
+
+
+def test_a_site_name_two_organizations_use_is_refused(tmp_path, cluster):
+    from inventory.models import Site
+
+    Site.objects.create(name="SG-1", organization=cluster.operator.parent, country="SG")
+    path = write(tmp_path, "gpu_uuid,licensed_end_user,site\nGPU-1,Acme Compute SG,SG-1\n")
+    with pytest.raises(CommandError, match="line 2: site name 'SG-1' is used by 2"):
+        call_command("import_declarations", str(path))
+    assert Declaration.objects.count() == 0
