@@ -5,10 +5,11 @@ PYTHON ?= python3
 
 .PHONY: run test install bench clean
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt agents/pyproject.toml
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-test-data.txt agents/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -r requirements-dev.txt
+	$(VENV)/bin/pip install -q --no-deps -r requirements-test-data.txt
 	touch $@
 
 install: $(VENV)/.installed
