@@ -130,12 +130,12 @@ def main():
     from chipwatch_agent import protocol
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from inventory import services
+    from inventory.services.enrollment import agent_enroll, enrollment_secret_create
     from inventory.models import Observation
 
-    _, secret = services.enrollment_secret_create(label="bench")
+    _, secret = enrollment_secret_create(label="bench")
     keys = [Ed25519PrivateKey.generate() for _ in range(args.hosts)]
-    agent_ids = [str(services.agent_enroll(secret=secret, public_key=protocol.public_key_b64(k),
+    agent_ids = [str(agent_enroll(secret=secret, public_key=protocol.public_key_b64(k),
                                            hostname=f"hgx-{n:05d}", machine_id=f"{n:032x}").id)
                  for n, k in enumerate(keys)]
     per = args.reports_per_host

@@ -140,20 +140,20 @@ def enroll_fleet(count: int) -> list[tuple[str, bytes, int]]:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from inventory import services
+    from inventory.services.enrollment import agent_enroll, enrollment_secret_create
     from inventory.models import Cluster, Organization, Site
 
     operator = Organization.objects.create(name="Bench Cloud", country_of_incorporation="SG",
                                            headquarters_country="SG", kind="cloud_provider")
     site = Site.objects.create(name="BENCH-1", organization=operator, country="SG", city="Singapore")
-    secrets_by_cluster = [services.enrollment_secret_create(
+    secrets_by_cluster = [enrollment_secret_create(
         label=f"bench-{n}", cluster=Cluster.objects.create(name=f"bench-{n:02d}", site=site, operator=operator,
                                                            declared_purpose="training"))[1]
         for n in range(CLUSTERS)]
     fleet = []
     for n in range(count):
         key = Ed25519PrivateKey.generate()
-        agent = services.agent_enroll(secret=secrets_by_cluster[n % CLUSTERS], public_key=protocol.public_key_b64(key),
+        agent = agent_enroll(secret=secrets_by_cluster[n % CLUSTERS], public_key=protocol.public_key_b64(key),
                                       hostname=f"hgx-{n:05d}", machine_id=f"{n:032x}")
         pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())

@@ -110,7 +110,7 @@ class AgentAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke the selected agents' keys")
     def revoke(self, request, queryset):
-        from .services import agent_revoke
+        from .services.enrollment import agent_revoke
 
         for agent in queryset:
             agent_revoke(agent=agent)

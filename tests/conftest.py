@@ -61,7 +61,7 @@ def _evaluation_errors_fail_the_test(caplog):
     """Ingest never lets an (inline) evaluation failure reach the agent; it logs it instead.
     A test must not pass over such a log line unnoticed."""
     yield
-    failures = [r for r in caplog.get_records("call") if r.name == "inventory.services" and r.levelname == "ERROR"]
+    failures = [r for r in caplog.get_records("call") if r.name == "inventory.services.ingest" and r.levelname == "ERROR"]
     assert not failures, f"evaluation failed during the test: {failures[0].getMessage()}"
 
 
@@ -101,10 +101,10 @@ def enrolled_agent(cluster):
     from chipwatch_agent import protocol
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from inventory import services
+    from inventory.services.enrollment import agent_enroll, enrollment_secret_create
 
-    _, secret = services.enrollment_secret_create(label="test", cluster=cluster)
+    _, secret = enrollment_secret_create(label="test", cluster=cluster)
     key = Ed25519PrivateKey.generate()
-    agent = services.agent_enroll(secret=secret, public_key=protocol.public_key_b64(key),
+    agent = agent_enroll(secret=secret, public_key=protocol.public_key_b64(key),
                                   hostname="gpu-node-01", machine_id="a" * 32)
     return agent, key

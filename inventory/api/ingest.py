@@ -15,10 +15,10 @@ from rest_framework.views import APIView
 
 from config.limits import ENROLL_FAILURES, EnrollFailureThrottle
 
-from .. import services
+from ..services import enrollment, ingest
 
 
-def _error(error: services.IngestError) -> Response:
+def _error(error: ingest.IngestError) -> Response:
     return Response({"error": error.code, "detail": error.detail}, status=error.status)
 
 
@@ -46,8 +46,8 @@ class EnrollView(APIView):
         if not data.is_valid():
             return Response({"error": "invalid_request", "detail": data.errors}, status=400)
         try:
-            agent = services.agent_enroll(**data.validated_data)
-        except services.IngestError as error:
+            agent = enrollment.agent_enroll(**data.validated_data)
+        except ingest.IngestError as error:
             if error.status in (401, 403):  # a wrong, expired or used-up secret: counts towards 429
                 ENROLL_FAILURES.record(request)
             return _error(error)
@@ -86,12 +86,12 @@ class ReportView(APIView):
         except RequestDataTooBig:
             return Response({"error": "too_large", "detail": f"report body over {limit} bytes"}, status=413)
         try:
-            result = services.report_ingest(
+            result = ingest.report_ingest(
                 agent_id=request.headers.get(protocol.AGENT_ID_HEADER, ""),
                 signature=request.headers.get(protocol.SIGNATURE_HEADER, ""),
                 body=body,
             )
-        except services.IngestError as error:
+        except ingest.IngestError as error:
             return _error(error)
         return Response(
             {"status": result.status, "observation_id": result.observation_id, "report_id": result.report_id,

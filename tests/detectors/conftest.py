@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from compliance.models import Finding
 from compliance.services import host_evaluate
-from inventory import services
+from inventory.services.enrollment import agent_enroll, enrollment_secret_create
 from inventory.models import Cluster, Host, Organization, Site
 from tests.reports import signed_post
 
@@ -137,10 +137,10 @@ class Fleet:
                                       declared_purpose=purpose)
 
     def node(self, cluster: Cluster, hostname: str) -> Node:
-        _, secret = services.enrollment_secret_create(label=hostname, cluster=cluster)
+        _, secret = enrollment_secret_create(label=hostname, cluster=cluster)
         key = Ed25519PrivateKey.generate()
         machine_id = hashlib.md5(hostname.encode()).hexdigest()
-        agent = services.agent_enroll(secret=secret, public_key=protocol.public_key_b64(key), hostname=hostname,
+        agent = agent_enroll(secret=secret, public_key=protocol.public_key_b64(key), hostname=hostname,
                                       machine_id=machine_id)
         return Node(self, agent.host, agent, key)
 

@@ -3,7 +3,7 @@ import pytest
 
 from compliance.detectors import run_detectors
 from compliance.models import Finding
-from inventory.services import declarations_import
+from inventory.services.declarations import declarations_import
 
 from .conftest import answer, at, days_ago, findings, uuids_of
 

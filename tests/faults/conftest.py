@@ -137,7 +137,7 @@ def django_shell(database_url: str, code: str) -> str:
 
 
 def enrollment_secret(database_url: str) -> str:
-    return django_shell(database_url, "from inventory.services import enrollment_secret_create as c; "
+    return django_shell(database_url, "from inventory.services.enrollment import enrollment_secret_create as c; "
                                       "print(c(label='faults')[1])")
 
 

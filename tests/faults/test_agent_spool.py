@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from inventory.models import Observation
-from inventory.services import enrollment_secret_create
+from inventory.services.enrollment import enrollment_secret_create
 from tests.integration.conftest import wait_for
 from tests.integration.test_agent_server import agent_cmd, agent_status, server  # noqa: F401  (fixture)
 

@@ -14,7 +14,7 @@ from chipwatch_agent import protocol
 from chipwatch_agent.state import Paths, load_private_key
 
 from inventory.models import Observation
-from inventory.services import enrollment_secret_create
+from inventory.services.enrollment import enrollment_secret_create
 from tests.integration.conftest import wait_for
 from tests.integration.servers import Gunicorn
 

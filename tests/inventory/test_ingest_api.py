@@ -6,7 +6,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.utils import timezone
 
 from inventory.models import Gpu, GpuSample, Host, IngestRejection, NvLink, Observation
-from inventory.services import agent_revoke
+from inventory.services.enrollment import agent_revoke
 from tests.reports import lean, minimal_report, signed_post
 
 pytestmark = pytest.mark.django_db
@@ -214,13 +214,13 @@ def test_clock_skew_is_accepted_with_a_warning(client, agent):
 
 
 def test_gpu_moving_hosts_updates_current_host_and_keeps_history(client, agent, cluster):
-    from inventory import services
+    from inventory.services.enrollment import agent_enroll, enrollment_secret_create
 
     agent_obj, key = agent
     assert signed_post(client, minimal_report(str(agent_obj.id), gpus=1), key).status_code == 201
-    _, secret = services.enrollment_secret_create(label="second", cluster=cluster)
+    _, secret = enrollment_secret_create(label="second", cluster=cluster)
     key2 = Ed25519PrivateKey.generate()
-    agent2 = services.agent_enroll(secret=secret, public_key=protocol.public_key_b64(key2), hostname="gpu-node-02",
+    agent2 = agent_enroll(secret=secret, public_key=protocol.public_key_b64(key2), hostname="gpu-node-02",
                                    machine_id="c" * 32)
     moved = minimal_report(str(agent2.id), gpus=1)
     moved["host"] = dict(moved["host"], hostname="gpu-node-02", machine_id="c" * 32)
@@ -243,9 +243,9 @@ def test_observations_are_append_only(agent, client):
 
 
 def test_enroll_endpoint(client, cluster):
-    from inventory import services
+    from inventory.services.enrollment import agent_enroll, enrollment_secret_create
 
-    _, secret = services.enrollment_secret_create(label="once", cluster=cluster, max_uses=1)
+    _, secret = enrollment_secret_create(label="once", cluster=cluster, max_uses=1)
     key = protocol.public_key_b64(Ed25519PrivateKey.generate())
     ok = client.post("/api/v1/agents/enroll", {"secret": secret, "public_key": key, "hostname": "n1"},
                      content_type="application/json")

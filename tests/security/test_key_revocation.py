@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from inventory.models import Agent, IngestRejection, Observation
-from inventory.services import agent_revoke, enrollment_secret_create
+from inventory.services.enrollment import agent_revoke, enrollment_secret_create
 from tests.integration.test_agent_server import agent_cmd, agent_status, server  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.integration

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.test import Client
 
 from inventory.models import Agent
-from inventory.services import enrollment_secret_create
+from inventory.services.enrollment import enrollment_secret_create
 
 pytestmark = pytest.mark.django_db
 ATTACKER, BYSTANDER = "203.0.113.7", "198.51.100.20"

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.core.management import call_command
 
 from inventory.models import EnrollmentSecret
-from inventory.services import enrollment_secret_create
+from inventory.services.enrollment import enrollment_secret_create
 from tests.reports import minimal_report, signed_post
 
 pytestmark = pytest.mark.django_db

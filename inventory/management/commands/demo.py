@@ -22,7 +22,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from inventory.demo import demo_hosts, demo_inventory_load
-from inventory.services import enrollment_secret_create
+from inventory.services.enrollment import enrollment_secret_create
 
 DEMO_USER = "admin"
 

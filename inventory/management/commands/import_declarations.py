@@ -2,7 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from inventory.services import DeclarationImportError, declarations_import
+from inventory.services.declarations import DeclarationImportError, declarations_import
 
 
 class Command(BaseCommand):

@@ -1,13 +1,10 @@
-"""Writes to the inventory.  Every function is keyword-only and runs in one transaction;
-side effects (enqueueing evaluations) happen on commit."""
+"""Report ingest: validate, authenticate and store one signed agent report in one transaction;
+the evaluation it triggers is enqueued on commit."""
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import secrets
 import uuid
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -20,9 +17,8 @@ from django.db import DataError, IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from .models import (
+from ..models import (
     Agent,
-    EnrollmentSecret,
     Gpu,
     GpuSample,
     Host,
@@ -50,71 +46,6 @@ class IngestResult:
     report_id: str
     http_status: int = 201
     warnings: list[str] = field(default_factory=list)
-
-
-# --- enrollment ---------------------------------------------------------------
-
-
-def _secret_hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
-
-
-def enrollment_secret_create(*, label: str, cluster=None, max_uses: int | None = None,
-                             expires_at: datetime | None = None) -> tuple[EnrollmentSecret, str]:
-    """Create a secret and return it once in plain text; only its SHA-256 is stored."""
-    plaintext = secrets.token_urlsafe(32)
-    obj = EnrollmentSecret.objects.create(
-        label=label, secret_sha256=_secret_hash(plaintext), cluster=cluster, max_uses=max_uses, expires_at=expires_at
-    )
-    return obj, plaintext
-
-
-def agent_enroll(*, secret: str, public_key: str, hostname: str, machine_id: str = "") -> Agent:
-    """Register an agent's public key against a valid enrollment secret.
-
-    The host is found by machine id (a re-installed agent keeps its host) or created.
-    """
-    import base64
-
-    try:
-        if len(base64.b64decode(public_key, validate=True)) != 32:
-            raise ValueError
-    except (ValueError, TypeError):
-        raise IngestError(400, "invalid_public_key", "public_key must be a base64 raw 32-byte Ed25519 key")
-    if not hostname or len(hostname) > 255:
-        raise IngestError(400, "invalid_hostname", "hostname must be 1-255 characters")
-    if len(machine_id) > 64:
-        raise IngestError(400, "invalid_machine_id", "machine_id must be at most 64 characters")
-    now = timezone.now()
-    with transaction.atomic():
-        enrollment = (
-            EnrollmentSecret.objects.select_for_update().filter(secret_sha256=_secret_hash(secret or "")).first()
-        )
-        if enrollment is None:
-            raise IngestError(401, "invalid_secret", "unknown enrollment secret")
-        if enrollment.revoked_at or (enrollment.expires_at and enrollment.expires_at <= now):
-            raise IngestError(403, "secret_expired", "enrollment secret revoked or expired")
-        if enrollment.max_uses is not None and enrollment.uses >= enrollment.max_uses:
-            raise IngestError(403, "secret_used_up", "enrollment secret has no uses left")
-        if Agent.objects.filter(public_key=public_key).exists():
-            raise IngestError(409, "key_already_enrolled", "this public key is already enrolled")
-        host = Host.objects.filter(machine_id=machine_id).first() if machine_id else None
-        if host is None:
-            host = Host.objects.create(hostname=hostname, machine_id=machine_id, cluster=enrollment.cluster)
-        enrollment.uses += 1
-        enrollment.save(update_fields=["uses"])
-        return Agent.objects.create(host=host, public_key=public_key, enrollment_secret=enrollment)
-
-
-def agent_revoke(*, agent: Agent) -> Agent:
-    """Revoke an agent's key: its next report is refused with 403."""
-    if agent.revoked_at is None:
-        agent.revoked_at = timezone.now()
-        agent.save(update_fields=["revoked_at"])
-    return agent
-
-
-# --- report ingest ------------------------------------------------------------
 
 
 @lru_cache(maxsize=1)
@@ -473,78 +404,3 @@ def _samples_store(host: Host, telemetry: list[dict], observation: Observation, 
     GpuSample.objects.bulk_create(samples)
     if observation.full_identity is False:
         Gpu.objects.filter(pk__in=gpus.values()).update(last_seen=now)
-
-
-# --- declarations -------------------------------------------------------------
-
-class DeclarationImportError(ValueError):
-    """A declarations file that cannot be imported; the message names the row and the problem."""
-
-
-def declarations_import(*, data: bytes, source_name: str) -> int:
-    """Import a CSV of declared GPUs (by UUID or serial) with licensed end user and site.
-
-    All rows or none: any bad row aborts the import with a message naming it.  Re-importing
-    a GPU updates its declaration.  Returns the number of rows imported.
-    """
-    import csv
-    import io
-
-    from .models import Declaration, Organization, Site
-
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DeclarationImportError(f"{source_name}: not UTF-8 ({exc.reason} at byte {exc.start})")
-    if "\x00" in text:  # no text CSV holds one, and PostgreSQL text cannot store it
-        raise DeclarationImportError(f"{source_name}: contains a NUL character; not a text CSV")
-    reader = csv.DictReader(io.StringIO(text))
-    try:
-        records = list(reader)
-    except csv.Error as exc:  # e.g. a field over csv's 128 KiB limit
-        raise DeclarationImportError(f"{source_name}, line {reader.line_num}: unreadable CSV ({exc})")
-    missing = {"licensed_end_user", "site"} - set(reader.fieldnames or [])
-    if missing or not ({"gpu_uuid", "serial"} & set(reader.fieldnames or [])):
-        raise DeclarationImportError(
-            f"{source_name}: header must have licensed_end_user, site and gpu_uuid and/or serial "
-            f"(found {reader.fieldnames})"
-        )
-    # Only the organizations and sites the file names, in two queries.
-    organizations = {o.name: o for o in Organization.objects.filter(
-        name__in={(r.get("licensed_end_user") or "").strip() for r in records})}
-    sites = defaultdict(list)  # site names are unique per organization only
-    for site in Site.objects.filter(name__in={(r.get("site") or "").strip() for r in records}):
-        sites[site.name].append(site)
-    digest = hashlib.sha256(data).hexdigest()
-    now = timezone.now()
-    rows, seen = [], set()
-    for line, row in enumerate(records, start=2):
-        gpu_uuid, serial = (row.get("gpu_uuid") or "").strip(), (row.get("serial") or "").strip()
-        where = f"{source_name}, line {line}"
-        if not gpu_uuid and not serial:
-            raise DeclarationImportError(f"{where}: needs a gpu_uuid or a serial")
-        if len(gpu_uuid) > 80 or len(serial) > 64:
-            raise DeclarationImportError(f"{where}: gpu_uuid or serial too long")
-        key = gpu_uuid or f"serial:{serial}"
-        if key in seen:
-            raise DeclarationImportError(f"{where}: {key} is declared twice in this file")
-        seen.add(key)
-        org = organizations.get((row.get("licensed_end_user") or "").strip())
-        if org is None:
-            raise DeclarationImportError(f"{where}: unknown organization {row.get('licensed_end_user')!r}")
-        candidates = sites.get((row.get("site") or "").strip(), [])
-        if not candidates:
-            raise DeclarationImportError(f"{where}: unknown site {row.get('site')!r}")
-        if len(candidates) > 1:
-            raise DeclarationImportError(f"{where}: site name {row.get('site')!r} is used by "
-                                         f"{len(candidates)} organizations' sites")
-        site = candidates[0]
-        rows.append(dict(gpu_uuid=gpu_uuid, serial=serial, licensed_end_user=org, site=site,
-                         license_number=(row.get("license_number") or "").strip()[:64]))
-    with transaction.atomic():
-        for row in rows:
-            lookup = {"gpu_uuid": row["gpu_uuid"]} if row["gpu_uuid"] else {"gpu_uuid": "", "serial": row["serial"]}
-            Declaration.objects.update_or_create(
-                **lookup, defaults=dict(row, source_sha256=digest, imported_at=now)
-            )
-    return len(rows)

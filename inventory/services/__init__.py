@@ -1,0 +1,1 @@
+"""Writes to the inventory: keyword-only services, each in one transaction (enrollment, ingest, declarations)."""
