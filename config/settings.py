@@ -42,9 +42,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_celery_beat",
     "inventory",
     "compliance",
@@ -57,6 +57,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.metrics.IngestMetricsMiddleware",
     "config.limits.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -120,6 +121,9 @@ STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
 # WhiteNoise warns on every request when the folder is missing (before collectstatic).
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+# WhiteNoise serves static files whatever DEBUG says: from the apps' static/ folders through the finders
+# when nothing ran collectstatic (`make run`, the tests' live server), from STATIC_ROOT after it (the image).
+WHITENOISE_USE_FINDERS = True
 
 LOGIN_URL = "web:login"
 
@@ -148,7 +152,7 @@ CELERY_BEAT_SCHEDULE = {
 # --- REST framework -----------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "compliance.access.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -168,6 +172,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Export-control compliance for AI compute: inventory, agent ingest, audits.",
     "VERSION": "1.0.0",
     "ENUM_NAME_OVERRIDES": {"FindingStatusEnum": "compliance.models.Finding.Status"},
+    # Swagger UI and ReDoc from drf-spectacular-sidecar's copies: no page loads anything from another origin.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- chipwatch ----------------------------------------------------------------
@@ -179,6 +187,11 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = CHIPWATCH_MAX_REPORT_BYTES * 2
 CHIPWATCH_ACCEPT_SYNTHETIC = env_bool("CHIPWATCH_ACCEPT_SYNTHETIC", not os.environ.get("DATABASE_URL"))
 # The sweeper re-enqueues hosts marked for evaluation longer ago than this (their message was lost).
 CHIPWATCH_SWEEP_AFTER_SECONDS = float(os.environ.get("CHIPWATCH_SWEEP_AFTER_SECONDS", "300"))
+# When set, /metrics requires "Authorization: Bearer <token>" (config/metrics.py).
+CHIPWATCH_METRICS_TOKEN = os.environ.get("CHIPWATCH_METRICS_TOKEN", "")
+# A directory shared by every gunicorn and Celery process on a machine: /metrics then adds up their counters
+# (prometheus-client multiprocess mode; config/gunicorn.py clears it at start). Empty: one process's own.
+PROMETHEUS_MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
 # Reports whose collected_at is further than this from the server clock are flagged.
 CHIPWATCH_CLOCK_SKEW_SECONDS = int(os.environ.get("CHIPWATCH_CLOCK_SKEW_SECONDS", "300"))
 # Failed logins / refused enrollment secrets per client address before 429, per window (config/limits.py).

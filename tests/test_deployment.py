@@ -63,3 +63,22 @@ def test_production_refuses_a_missing_secret_key():
     result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_monitoring_files_scrape_the_service_and_chart_only_series_it_exports():
+    """prometheus.yml scrapes web's /metrics; every series the Grafana dashboard queries is one config/metrics.py
+    defines (a renamed metric would leave a silently empty panel)."""
+    scrape = yaml.safe_load((ROOT / "prometheus.yml").read_text())
+    job = scrape["scrape_configs"][0]
+    assert job["metrics_path"] == "/metrics" and job["static_configs"][0]["targets"] == ["web:8000"]
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    assert "web" in compose["services"]["web"]["environment"]["ALLOWED_HOSTS"].split(",")
+
+    import json
+
+    metrics_source = (ROOT / "config" / "metrics.py").read_text()
+    exported = set(re.findall(r'"(chipwatch_[a-z_]+)"', metrics_source))
+    dashboard = json.loads((ROOT / "grafana-dashboard.json").read_text())
+    queried = {re.sub(r"_(bucket|count|sum)$", "", name) for panel in dashboard["panels"]
+               for target in panel["targets"] for name in re.findall(r"chipwatch_[a-z_]+", target["expr"])}
+    assert queried and queried <= exported, f"dashboard queries series nobody exports: {queried - exported}"

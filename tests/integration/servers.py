@@ -31,8 +31,9 @@ class Gunicorn:
 
     def start(self) -> "Gunicorn":
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "config.wsgi:application", "-b", f"127.0.0.1:{self.port}",
-             "-w", str(self.workers), "--log-level", "warning"], cwd=ROOT, env=self.env)
+            [sys.executable, "-m", "gunicorn", "-c", "python:config.gunicorn", "config.wsgi:application",
+             "-b", f"127.0.0.1:{self.port}", "-w", str(self.workers), "--log-level", "warning"],
+            cwd=ROOT, env=self.env)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
