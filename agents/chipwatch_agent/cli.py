@@ -1,7 +1,8 @@
 """chipwatch-agent command line: collect, record, enroll, run, status.
 
 Exit codes: 0 success, 1 runtime failure (server refused, I/O error),
-2 bad input (usage, unknown profile), 3 not enrolled or unusable config/key.
+2 bad input (usage, unknown profile), 3 not enrolled or unusable config/key,
+4 `collect` found NVML unusable (no driver or library; the status report is still printed).
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from .report import NIL_AGENT_ID, build_report, pynvml_version
 from .spool import Spool
 from .state import AgentState, Config, ConfigError, Paths, load_private_key
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_NOT_ENROLLED = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_NOT_ENROLLED, EXIT_NO_NVML = 0, 1, 2, 3, 4
 
 log = logging.getLogger("chipwatch_agent")
 
@@ -74,15 +75,20 @@ def cmd_collect(args: argparse.Namespace) -> int:
         collector.close()
     config = Config.load(args.paths.config)
     report = build_report(collection, agent_id=config.agent_id or NIL_AGENT_ID, sequence=0, backend=backend)
+    status = report["nvml_status"]
     if args.json:
         sys.stdout.write(json.dumps(report, indent=2, sort_keys=True) + "\n")
-        return EXIT_OK
-    status = report["nvml_status"]
-    print(f"NVML: {'ok' if status['ok'] else status['error'] + ' - ' + status.get('message', '')}")
-    for gpu in report["identity"]["gpus"]:
-        links = gpu.get("nvlinks", [])
-        active = sum(1 for link in links if link.get("state") == "active") if isinstance(links, list) else links
-        print(f"GPU {gpu['index']}: {gpu['name']} {gpu['uuid']} active NVLinks: {active}")
+    else:
+        print(f"NVML: {'ok' if status['ok'] else status['error'] + ' - ' + status.get('message', '')}")
+        for gpu in report["identity"]["gpus"]:
+            links = gpu.get("nvlinks", [])
+            active = sum(1 for link in links if link.get("state") == "active") if isinstance(links, list) else links
+            print(f"GPU {gpu['index']}: {gpu['name']} {gpu['uuid']} active NVLinks: {active}")
+    if not status["ok"]:
+        # A script or an installer checking this host must not read "no GPUs" as success.
+        print(f"chipwatch-agent: NVML unusable: {status['error']} {status.get('message', '')}".rstrip(),
+              file=sys.stderr)
+        return EXIT_NO_NVML
     return EXIT_OK
 
 

@@ -45,12 +45,19 @@ def test_collect_with_nonce_includes_attestation(tmp_path, assert_valid):
     assert len(report["attestation"]) == 8
 
 
-def test_no_library_collect_still_prints_a_status_report(tmp_path, assert_valid):
+def test_no_library_collect_prints_a_status_report_and_exits_non_zero(tmp_path, assert_valid):
     done = run(CONSOLE_SCRIPT, "collect", "--fake-nvml", "fault-no-library", "--json", "--state-dir", str(tmp_path))
-    assert done.returncode == 0
+    assert done.returncode == 4
+    assert "NVML unusable: LibraryNotFound" in done.stderr
     report = json.loads(done.stdout)
     assert_valid(report)
     assert report["nvml_status"]["error"] == "LibraryNotFound"
+
+
+def test_no_library_plain_collect_exits_non_zero(tmp_path):
+    done = run(CONSOLE_SCRIPT, "collect", "--fake-nvml", "fault-no-library", "--state-dir", str(tmp_path))
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert done.stdout.startswith("NVML: ") and "NVML unusable" in done.stderr
 
 
 @pytest.mark.parametrize("args, code, message", [
