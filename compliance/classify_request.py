@@ -8,7 +8,9 @@ from datetime import date
 from inventory.countries import COUNTRY_CODES
 
 from .core import InsufficientSpec, Spec, UnknownChip, chip as catalog_chip, classify, determine_license
+from .classify_system import system_answer
 from .core.catalog import default_catalog
+from .core.systems import find_system
 
 
 class ClassifyInputError(ValueError):
@@ -79,13 +81,20 @@ def _item(request: ClassifyRequest):
 def classify_request(request: ClassifyRequest, *, today: date) -> dict:
     """The JSON answer: eccn, paragraph, rule, tpp, performance_density, license_exception,
     explanation, and with a destination license_required, review_policy and reasons."""
-    item = _item(request)
     destination = _country(request.destination, "destination")
     headquarters = _country(request.headquarters, "headquarters")
     ultimate_parent_hq = _country(request.ultimate_parent_hq, "ultimate parent headquarters")
     if destination is None and (headquarters or ultimate_parent_hq):
         raise ClassifyInputError("--headquarters/--ultimate-parent-hq need a --destination")
     as_of = request.as_of or today
+    system = find_system(request.model) if request.model else None
+    if system is not None:  # a computer or assembly: 4A090 / .z from the chips inside
+        if any(v is not None for v in (request.die_area, request.io_bandwidth, request.dram_bandwidth,
+                                       request.datacenter)):
+            raise ClassifyInputError(f"{system.model} is a catalogued system: its chips have their own figures")
+        return system_answer(system, as_of=as_of, destination=destination, headquarters=headquarters,
+                             ultimate_parent_hq=ultimate_parent_hq)
+    item = _item(request)
     try:
         verdict = classify(item, as_of)
     except InsufficientSpec as missing:

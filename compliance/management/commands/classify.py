@@ -48,9 +48,11 @@ class Command(BaseCommand):
         if o["json"]:
             self.stdout.write(json.dumps(answer, sort_keys=True))
             return
-        self.stdout.write(f"{answer.get('chip') or 'spec'} as of {answer['as_of']}: "
+        self.stdout.write(f"{answer.get('chip') or (answer.get('system') or {}).get('model') or 'spec'} as of {answer['as_of']}: "
                           f"{answer['eccn'] or 'not 3A090'} {answer['paragraph'] or ''} ({answer['rule'] or 'no rule'})")
         self.stdout.write(f"  TPP {answer['tpp']}, performance density {answer['performance_density']}")
+        for reason in answer.get("classification_reasons", []):  # a system: why 4A090 / .z
+            self.stdout.write(f"  * {reason}")
         for step in answer["explanation"]:
             self.stdout.write(f"  - {step['test']}: {step['value']} → {step['result']}  [{step['citation']}]")
         if "license_required" in answer:
