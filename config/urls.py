@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from compliance.api.classify import ClassifyView
+from compliance.screening.api.views import ScreeningMatchView
 
 from . import metrics, views
 
@@ -13,6 +14,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("compliance.web.urls")),
     path("api/v1/classify", ClassifyView.as_view(), name="classify"),
+    path("api/v1/screening/match", ScreeningMatchView.as_view(), name="screening-match"),
     path("api/v1/", include("inventory.api.urls")),
     path("api/v1/", include("compliance.api.urls")),
     path("", include("compliance.location.urls")),

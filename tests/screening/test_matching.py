@@ -20,7 +20,7 @@ def score(query, listed, **kwargs):
     ("Foo L.L.C.", ("foo",)),
     ("Foo Pte. Ltd.", ("foo",)),
     ("Foo GmbH", ("foo",)),
-    ("华为技术有限公司", ("huaweijizhu",)),  # 术 is "zhu" in Unidecode: the fuzzy pass absorbs it
+    ("华为技术有限公司", ("huaweijishu",)),  # pypinyin, phrase-aware (Unidecode read 术 as "zhu")
     ("浪潮集团", ("langchao",)),
     ("Haiguang Xinxi Jishu Youxian Gongsi", ("haiguang", "xinxi", "jishu")),
     ("Рособоронэкспорт", ("rosoboroneksport",)),
