@@ -33,9 +33,8 @@ def seed(clusters: int) -> dict:
     """Bulk-insert the fleet (signals and audit are bypassed: this measures reads)."""
     from django.contrib.auth import get_user_model
     from django.utils import timezone
-    from rest_framework.authtoken.models import Token
-
     from compliance.access.models import RoleGrant
+    from compliance.access.services import api_token_create
     from compliance.models import ClusterScore, Finding, FindingEvent, GpuClassification
     from inventory.models import Agent, Cluster, Gpu, Host, Observation, Organization, Site
 
@@ -92,7 +91,7 @@ def seed(clusters: int) -> dict:
     auditor = user_model.objects.create_user("bench-auditor")
     RoleGrant.objects.create(user=admin, role="admin")
     RoleGrant.objects.create(user=auditor, role="auditor", organization=roots[0])
-    return {"admin": Token.objects.create(user=admin).key, "auditor": Token.objects.create(user=auditor).key,
+    return {"admin": api_token_create(user=admin)[1], "auditor": api_token_create(user=auditor)[1],
             "cluster_ids": [c.pk for c in cluster_rows], "gpus": len(gpus)}
 
 

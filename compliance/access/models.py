@@ -43,3 +43,32 @@ class RoleGrant(models.Model):
 
     def __str__(self):
         return f"{self.user} {self.role} of {self.organization or 'all organizations'}"
+
+
+class ApiToken(models.Model):
+    """A bearer token for the REST API; only its SHA-256 is stored, the plaintext is shown once.
+
+    A token acts as its user, narrowed to `role` when one is set (an officer can hand an
+    auditor's read-only token to a script).  Revocation is final: a revoked row is kept as the
+    record of who could act until when.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    label = models.CharField(max_length=200, blank=True, help_text="What the token is for, e.g. 'quarterly audit'")
+    role = models.CharField(max_length=16, choices=Role.choices, blank=True,
+                            help_text="At most this role's rights; empty: all of the user's roles")
+    prefix = models.CharField(max_length=12, help_text="The token's first characters, to recognise it in a list")
+    digest = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the token")
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.prefix}… of {self.user}"

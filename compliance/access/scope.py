@@ -60,6 +60,10 @@ def user_scope(user, capability: Capability) -> Scope:
     """The user's scope for one capability, computed once per user object (i.e. per request)."""
     if user is None or not user.is_authenticated or not user.is_active:
         return NOTHING
+    # Set by compliance.access.authentication for a request made with a role-capped API token.
+    token_role = getattr(user, "chipwatch_token_role", "")
+    if token_role and token_role not in ROLES_WITH[capability]:
+        return NOTHING
     if user.is_superuser:
         return EVERYTHING
     cache = user.__dict__.setdefault("_chipwatch_scopes", {})

@@ -14,13 +14,12 @@ class LandmarkAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.Challenge)
-class ChallengeAdmin(admin.ModelAdmin):
+class ChallengeAdmin(ViewOnlyAdmin):
+    """Issued by the challenge service alone: a hand-made nonce would let a measurement be precomputed."""
+
     list_display = ("nonce", "landmark", "agent", "issued_at", "expires_at", "used_at")
     list_filter = ("landmark",)
     list_select_related = ("landmark", "agent")
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(models.Measurement)

@@ -151,11 +151,12 @@ def users(family_a, family_b, django_user_model):
 
 def api_client(user):
     """A DRF client authenticated by token, as API consumers are."""
-    from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
+
+    from compliance.access.services import api_token_create
 
     client = APIClient()
     if user is not None:
-        token, _ = Token.objects.get_or_create(user=user)
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        _, token = api_token_create(user=user, label="test client")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     return client

@@ -2,9 +2,8 @@
 The secret test logs at DEBUG with DEBUG=True, so every SQL statement and its parameters are
 logged too: a secret that ever went into a query would show.
 
-API tokens are another matter (docs/security.md): rest_framework.authtoken stores them in clear
-and looks them up by equality, so SQL debug logging would show one.  Production does not log SQL;
-the token test checks what production logs."""
+API tokens are stored as SHA-256 too (compliance.access.services) and looked up by digest, so the
+token test can log SQL as well: the plaintext reaches no query."""
 import hashlib
 import io
 import json
@@ -54,7 +53,7 @@ def test_enrollment_secret_is_hashed_and_never_logged_or_echoed(client, cluster,
 def test_report_signatures_and_tokens_stay_out_of_the_logs(client, enrolled_agent, users, caplog, settings):
     """An auditor's API token (Authorization header) and an agent's signature are request
     headers: refusals are logged by path, never with headers (at production's log levels)."""
-    from rest_framework.authtoken.models import Token
+    from compliance.access.services import api_token_create
 
     settings.DEBUG = True
     caplog.set_level(logging.DEBUG)
@@ -64,7 +63,7 @@ def test_report_signatures_and_tokens_stay_out_of_the_logs(client, enrolled_agen
     refused = client.post("/api/v1/reports", data=b"{", content_type="application/json",
                           HTTP_X_CHIPWATCH_AGENT=str(agent.id), HTTP_X_CHIPWATCH_SIGNATURE=signature)
     assert refused.status_code == 400
-    token = Token.objects.create(user=users["no_role"]).key
+    _, token = api_token_create(user=users["no_role"])
     assert client.get("/api/v1/findings/999999", HTTP_AUTHORIZATION=f"Token {token}").status_code in (403, 404)
     assert client.get("/api/v1/findings", HTTP_AUTHORIZATION=f"Token {token}x").status_code == 401
     logged = caplog.text
