@@ -27,6 +27,42 @@ from inventory.services.enrollment import enrollment_secret_create
 DEMO_USER = "admin"
 
 
+class Fleet:
+    """The demo's agent processes: none is started once stopping began, every one is ended by stop()."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._procs: list[subprocess.Popen] = []
+        self.stopping = False
+
+    @property
+    def size(self) -> int:
+        return len(self._procs)
+
+    def spawn(self, argv: list[str], env: dict) -> bool:
+        with self._lock:
+            if self.stopping:
+                return False
+            self._procs.append(subprocess.Popen(argv, env=env))
+            return True
+
+    def stop(self, grace_seconds: float = 15) -> None:
+        """SIGTERM (an agent finishes its current send and exits 0), then SIGKILL whatever outlives the grace."""
+        with self._lock:
+            self.stopping = True
+            procs = list(self._procs)
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + grace_seconds
+        for proc in procs:
+            try:
+                proc.wait(max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
 class Command(BaseCommand):
     help = "Run chipwatch with a demo inventory and a simulated fleet of agents (embedded mode)."
 
@@ -42,16 +78,18 @@ class Command(BaseCommand):
         password = self._demo_login()
         self.stdout.write(self.style.SUCCESS(
             f"\nchipwatch demo on http://{addr}/  —  log in as {DEMO_USER!r} with password {password!r}\n"))
-        agents: list[subprocess.Popen] = []
-        if not no_agents:
-            threading.Thread(target=self._start_fleet, args=(addr, interval, clusters, agents), daemon=True).start()
+        fleet = Fleet()
+        starter = threading.Thread(target=self._start_fleet, args=(addr, interval, clusters, fleet), daemon=True)
+        # SIGTERM (a supervisor, `kill`) ends the server like Ctrl-C does, so the fleet below is stopped too.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         try:
+            if not no_agents:
+                starter.start()
             call_command("runserver", addr, use_reloader=False, use_threading=True)
         finally:
-            for proc in agents:
-                proc.send_signal(signal.SIGTERM)
-            for proc in agents:
-                proc.wait(15)
+            fleet.stop()
+            if starter.is_alive():
+                starter.join(30)
 
     def _demo_login(self) -> str:
         """A fresh password each start, so the demo never ships a known credential."""
@@ -62,7 +100,7 @@ class Command(BaseCommand):
         user.save()
         return password
 
-    def _start_fleet(self, addr, interval, clusters, agents):
+    def _start_fleet(self, addr, interval, clusters, fleet: Fleet):
         base = f"http://{addr}"
         for _ in range(100):
             try:
@@ -73,6 +111,8 @@ class Command(BaseCommand):
         state_root = Path(settings.VAR_DIR) / "demo-agents"
         agent_cli = [sys.executable, "-m", "chipwatch_agent"]
         for host in demo_hosts():
+            if fleet.stopping:
+                return
             state = state_root / host.hostname
             env = dict(os.environ, CHIPWATCH_AGENT_HOSTNAME=host.hostname,
                        CHIPWATCH_AGENT_MACHINE_ID=f"demo-{host.hostname}")
@@ -80,8 +120,9 @@ class Command(BaseCommand):
                       "--log-level", "WARNING"]
             if not (state / "config.json").exists() and not self._enroll(agent_cli, common, base, env, host, clusters):
                 continue
-            agents.append(subprocess.Popen([*agent_cli, "run", *common, "--interval", str(interval)], env=env))
-        self.stdout.write(f"simulated fleet: {len(agents)} agents reporting every {interval} s")
+            if not fleet.spawn([*agent_cli, "run", *common, "--interval", str(interval)], env=env):
+                return
+        self.stdout.write(f"simulated fleet: {fleet.size} agents reporting every {interval} s")
 
     @staticmethod
     def _own_snapshot(state: Path, host) -> Path:
