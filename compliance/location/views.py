@@ -1,17 +1,24 @@
 """The officer's page for one host: landmarks, measured round trips, and the region they allow."""
-from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, render
 from django.utils.safestring import mark_safe
 
 from inventory.models import Host
 
+from ..access.scope import Capability, user_scope
+
 from . import bounds, services
 from .svg import render_map
 
 
-@staff_member_required
+HOST_SCOPE = ("cluster__operator",)
+
+
+@login_required
 def host_location_page(request, host_id: int):
-    host = get_object_or_404(Host.objects.select_related("cluster__site"), pk=host_id)
+    """Scoped like every officer page: a host outside the viewer's organization families is a 404."""
+    hosts = user_scope(request.user, Capability.READ).filter(Host.objects.select_related("cluster__site"), HOST_SCOPE)
+    host = get_object_or_404(hosts, pk=host_id)
     located = services.host_location(host=host)
     context = {"host": host, "located": located, "site": host.cluster.site if host.cluster_id else None}
     if located is not None:
