@@ -1,8 +1,9 @@
 """django-filter sets for the compliance read API and the officer UI (findings list)."""
 import django_filters
+from django import forms
 from django.db.models import Max, OuterRef, Subquery
 
-from inventory.filtersets import DateTimeRangeFilter, FamilyFilter, IdFilter, SearchFilter
+from inventory.filtersets import DateTimeRangeFilter, FamilyFilter, IdFilter, RefFilter, SearchFilter
 
 from .models import ClusterScore, Finding, GpuClassification
 
@@ -36,16 +37,40 @@ class ClusterScoreFilterSet(django_filters.FilterSet):
         return queryset.filter(as_of=Subquery(newest))
 
 
+SEVERITY_BY_LABEL = {label: str(value) for value, label in Finding.Severity.choices}
+
+
+class SeverityField(forms.ChoiceField):
+    """A severity by number (`50`) or by the label responses carry (`critical`, any case)."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        return SEVERITY_BY_LABEL.get(value.strip().lower(), value)
+
+
+class SeveritiesField(forms.MultipleChoiceField):
+    def to_python(self, value):
+        return [SEVERITY_BY_LABEL.get(v.strip().lower(), v) for v in super().to_python(value)]
+
+
+class SeverityFilter(django_filters.MultipleChoiceFilter):
+    field_class = SeveritiesField
+
+
+class SeverityAtLeastFilter(django_filters.ChoiceFilter):
+    field_class = SeverityField
+
+
 class FindingFilterSet(django_filters.FilterSet):
     q = SearchFilter(search_fields=("title", "kind", "citation"))
     status = django_filters.MultipleChoiceFilter(choices=Finding.Status.choices)
-    severity = django_filters.MultipleChoiceFilter(choices=Finding.Severity.choices)
-    severity_min = django_filters.ChoiceFilter(field_name="severity", lookup_expr="gte",
-                                               choices=Finding.Severity.choices, label="Severity at least")
-    cluster = IdFilter(field_name="cluster_id")
-    organization = IdFilter(field_name="organization_id")
-    family = FamilyFilter(field_name="organization_id", label="Organization family (any member's id)")
-    assignee = IdFilter(field_name="assignee_id")
+    severity = SeverityFilter(choices=Finding.Severity.choices, help_text="number or label, e.g. 50 or critical")
+    severity_min = SeverityAtLeastFilter(field_name="severity", lookup_expr="gte", choices=Finding.Severity.choices,
+                                         label="Severity at least", help_text="number or label")
+    cluster = RefFilter(field_name="cluster_id", name_field="cluster__name", lookup="clusters")
+    organization = RefFilter(field_name="organization_id", name_field="organization__name", lookup="organizations")
+    family = FamilyFilter(field_name="organization_id")
+    assignee = RefFilter(field_name="assignee_id", name_field="assignee__username", lookup="officers")
     first_seen = DateTimeRangeFilter()
     last_seen = DateTimeRangeFilter()
 

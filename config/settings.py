@@ -166,6 +166,7 @@ REST_FRAMEWORK = {
     "NUM_PROXIES": int(os.environ.get("CHIPWATCH_NUM_PROXIES", "0")),
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.api.exception_handler",
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "compliance.api.negotiation.FormatParamNegotiation",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "chipwatch API",

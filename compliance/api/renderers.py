@@ -1,6 +1,5 @@
-"""Byte-exact renderings of an audit report: canonical JSON, and CSV of its flattened leaves.
-
-Both are pure functions of the document, so asking twice gives the same bytes.
+"""Renderings: an audit report as canonical JSON and as CSV of its flattened leaves (byte-exact, pure
+functions of the document, so asking twice gives the same bytes), and tables (CSV, XLSX) for spreadsheets.
 """
 import csv
 import io
@@ -8,6 +7,7 @@ import io
 from rest_framework.renderers import BaseRenderer
 
 from ..audit.canonical import canonical_json
+from ..exports.tabular import table_csv, table_xlsx
 
 
 class CanonicalJSONRenderer(BaseRenderer):
@@ -32,10 +32,10 @@ def flatten(value, path: str = ""):
 
 
 class FlatCSVRenderer(BaseRenderer):
-    """`path,value` rows; strings as they are, every other value as its canonical JSON."""
+    """`path,value` rows; strings as they are, every other value as its canonical JSON (`format=leaves`)."""
 
     media_type = "text/csv"
-    format = "csv"
+    format = "leaves"
     charset = "utf-8"
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
@@ -46,3 +46,35 @@ class FlatCSVRenderer(BaseRenderer):
             writer.writerow([path, leaf if isinstance(leaf, str) else canonical_json(leaf).decode("utf-8")])
         return out.getvalue().encode("utf-8")
 
+
+
+class _TableRenderer(BaseRenderer):
+    """A table a spreadsheet opens; the view says which (`export_table(data)`) and it is sent as a download."""
+
+    extension = ""
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        context = renderer_context or {}
+        table = context["view"].export_table(data)
+        response = context.get("response")
+        if response is not None:
+            name = "".join(c if c.isalnum() or c in "-_." else "-" for c in table.title).strip("-") or "export"
+            response["Content-Disposition"] = f'attachment; filename="{name}.{self.extension}"'
+        return self.table_bytes(table)
+
+
+class TableCSVRenderer(_TableRenderer):
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+    extension = "csv"
+    table_bytes = staticmethod(table_csv)
+
+
+class TableXLSXRenderer(_TableRenderer):
+    media_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    format = "xlsx"
+    charset = None
+    render_style = "binary"
+    extension = "xlsx"
+    table_bytes = staticmethod(table_xlsx)

@@ -22,7 +22,9 @@ from ..audit.canonical import canonical_json, sha256_hex
 from ..findings import TriageError, finding_triage
 from ..models import ClusterScore, Finding, FindingEvent, GpuClassification
 from . import serializers
-from .renderers import CanonicalJSONRenderer, FlatCSVRenderer
+from ..exports.audit_rows import audit_gpu_table
+from .exports import TabularExportMixin
+from .renderers import CanonicalJSONRenderer, FlatCSVRenderer, TableCSVRenderer, TableXLSXRenderer
 
 FINDING_SCOPE = ("organization", "cluster__operator")
 
@@ -45,7 +47,8 @@ class ClusterScoreViewSet(ScopedReadOnlyViewSet):
     scope_lookups = ("cluster__operator",)
 
 
-class FindingViewSet(ScopedReadOnlyViewSet):
+class FindingViewSet(TabularExportMixin, ScopedReadOnlyViewSet):
+    export_name = "findings"
     queryset = Finding.objects.select_related("cluster", "organization", "assignee")
     serializer_class = serializers.FindingSerializer
     retrieve_serializer_class = serializers.FindingDetailSerializer
@@ -99,7 +102,7 @@ class ClusterAuditReportView(ScopedQuerysetMixin, GenericAPIView):
     queryset = Cluster.objects.select_related("site", "operator")
     scope_lookups = ("operator",)
     permission_classes = [HasReadRole]
-    renderer_classes = [CanonicalJSONRenderer, FlatCSVRenderer]
+    renderer_classes = [CanonicalJSONRenderer, TableCSVRenderer, TableXLSXRenderer, FlatCSVRenderer]
     pagination_class = None
     filter_backends = []
     schema = ScopedAutoSchema()
@@ -110,14 +113,19 @@ class ClusterAuditReportView(ScopedQuerysetMixin, GenericAPIView):
         parameters=[
             OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The cluster's id"),
             OpenApiParameter("as_of", OpenApiTypes.DATE, required=True, description="YYYY-MM-DD"),
-            OpenApiParameter("format", OpenApiTypes.STR, enum=["json", "csv"], description="json (default) or csv"),
+            OpenApiParameter("format", OpenApiTypes.STR, enum=["json", "csv", "xlsx", "leaves"], description=(
+                "json (default, canonical, hashed); csv or xlsx: one row per GPU with its classification and "
+                "licence columns; leaves: path,value rows of every leaf of the JSON document")),
         ],
         responses={
             (200, "application/json"): OpenApiResponse(OpenApiTypes.OBJECT, description=(
                 '{"content_sha256": sha256 of the canonical JSON of "report", "report": {...}}; '
                 "the same hash is sent as X-Content-SHA256 and as the ETag")),
             (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description=(
-                "path,value rows of every leaf of the same document, in canonical order")),
+                "format=csv: one row per GPU (report_content_sha256 column = the JSON's hash); "
+                "format=leaves: path,value rows of every leaf of the same document, in canonical order")),
+            (200, TableXLSXRenderer.media_type): OpenApiResponse(OpenApiTypes.BINARY, description=(
+                "one row per GPU, as format=csv")),
         },
     )
     def get(self, request, pk: str):
@@ -128,6 +136,10 @@ class ClusterAuditReportView(ScopedQuerysetMixin, GenericAPIView):
         content_sha256 = sha256_hex(canonical_json(report))
         return Response({"content_sha256": content_sha256, "report": report},
                         headers={"X-Content-SHA256": content_sha256, "ETag": f'"{content_sha256}"'})
+
+    @staticmethod
+    def export_table(document):
+        return audit_gpu_table(document)
 
     def handle_exception(self, exc):
         """Errors are JSON whatever format was asked for: clients parse one error shape."""

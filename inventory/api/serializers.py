@@ -84,9 +84,21 @@ class HostSerializer(serializers.ModelSerializer):
                   "last_seen", "last_observation", "provenance", "gpu_count"]
 
 
+class GpuClassificationBriefSerializer(serializers.Serializer):
+    """The GPU's current catalog match and classification (compliance.GpuClassification)."""
+
+    catalog_model = serializers.CharField(read_only=True, help_text="'' when no catalog entry matches")
+    eccn = serializers.CharField(read_only=True, help_text="'' when not 3A090/4A090")
+    paragraph = serializers.CharField(read_only=True)
+    rule = serializers.CharField(read_only=True)
+    as_of = serializers.DateField(read_only=True)
+
+
 class GpuSerializer(serializers.ModelSerializer):
     host = BriefHostSerializer(read_only=True, allow_null=True)
     cluster = BriefClusterSerializer(source="host.cluster", read_only=True, allow_null=True)
+    classification = GpuClassificationBriefSerializer(read_only=True, allow_null=True,
+                                                      help_text="null until the GPU is first evaluated")
 
     class Meta:
         model = Gpu
@@ -95,7 +107,7 @@ class GpuSerializer(serializers.ModelSerializer):
                   "board_part_number", "vbios_version", "memory_total_bytes", "num_cores", "max_sm_clock_mhz",
                   "max_mem_clock_mhz", "power_limit_default_mw", "power_limit_max_mw", "mig_mode",
                   "active_nvlinks", "nvlink_version", "fabric_cluster_uuid", "fabric_clique_id", "first_seen",
-                  "last_seen", "last_observation", "provenance"]
+                  "last_seen", "last_observation", "provenance", "classification"]
 
 
 class ObservationSerializer(serializers.ModelSerializer):

@@ -4,6 +4,7 @@
 user must be granted to see it (see compliance.access.scope).
 """
 from compliance.access.viewsets import ScopedReadOnlyViewSet
+from compliance.api.exports import TabularExportMixin
 
 from .. import filtersets, selectors
 from ..models import Organization
@@ -38,7 +39,8 @@ class SiteViewSet(ScopedReadOnlyViewSet):
     row_annotations = selectors.SITE_COUNTS
 
 
-class ClusterViewSet(ScopedReadOnlyViewSet):
+class ClusterViewSet(TabularExportMixin, ScopedReadOnlyViewSet):
+    export_name = "clusters"
     queryset = selectors.cluster_queryset()
     serializer_class = serializers.ClusterSerializer
     filterset_class = filtersets.ClusterFilterSet
@@ -58,8 +60,9 @@ class HostViewSet(ScopedReadOnlyViewSet):
     row_annotations = selectors.HOST_COUNTS
 
 
-class GpuViewSet(ScopedReadOnlyViewSet):
-    queryset = selectors.gpu_queryset()
+class GpuViewSet(TabularExportMixin, ScopedReadOnlyViewSet):
+    export_name = "gpus"
+    queryset = selectors.gpu_queryset().select_related("classification")
     serializer_class = serializers.GpuSerializer
     filterset_class = filtersets.GpuFilterSet
     ordering_fields = ["id", "uuid", "name", "serial", "first_seen", "last_seen"]
