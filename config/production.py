@@ -4,10 +4,21 @@ import os
 from django.core.exceptions import ImproperlyConfigured
 
 from .settings import *  # noqa: F401,F403
-from .settings import env_bool
+from .settings import EMBEDDED_SECRET_KEY, env_bool
 
-if not os.environ.get("SECRET_KEY") or len(os.environ["SECRET_KEY"]) < 50:
-    raise ImproperlyConfigured("SECRET_KEY must be set to at least 50 random characters in production")
+
+def _deployment_secret_key() -> str:
+    """The key from the environment, refused if it is the repository's, short, or hardly random."""
+    key = os.environ.get("SECRET_KEY", "")
+    if key == EMBEDDED_SECRET_KEY:
+        raise ImproperlyConfigured("SECRET_KEY is the repository's embedded key, which is public: set your own "
+                                   "(50+ random characters) in production")
+    if len(key) < 50 or len(set(key)) < 5:
+        raise ImproperlyConfigured("SECRET_KEY must be set to at least 50 random characters in production")
+    return key
+
+
+SECRET_KEY = _deployment_secret_key()
 
 DEBUG = False
 CHIPWATCH_ACCEPT_SYNTHETIC = env_bool("CHIPWATCH_ACCEPT_SYNTHETIC", False)

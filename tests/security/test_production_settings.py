@@ -50,3 +50,42 @@ def test_production_redirects_to_https_with_hsts_and_secure_cookies(tmp_path):
     assert seen["sessionid"] == {"secure": True, "httponly": True, "samesite": "Lax"}
     assert seen["csrftoken"]["secure"] is True
     assert seen["nosniff"] == "nosniff" and seen["frame"] == "DENY"
+
+
+def _django(code: str, **env_overrides) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DATABASE_URL", "DJANGO_SETTINGS_MODULE")}
+    env.update(env_overrides)
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_production_refuses_the_repositorys_embedded_secret_key(tmp_path):
+    from config.settings import EMBEDDED_SECRET_KEY
+
+    done = _django("import django; django.setup()", DJANGO_SETTINGS_MODULE="config.production",
+                   SECRET_KEY=EMBEDDED_SECRET_KEY, DATABASE_URL=f"sqlite:///{tmp_path / 'p.sqlite3'}",
+                   CHIPWATCH_VAR_DIR=str(tmp_path))
+    assert done.returncode != 0
+    assert "ImproperlyConfigured: SECRET_KEY is the repository's embedded key" in done.stderr
+    low_entropy = _django("import django; django.setup()", DJANGO_SETTINGS_MODULE="config.production",
+                          SECRET_KEY="ab" * 30, DATABASE_URL=f"sqlite:///{tmp_path / 'p.sqlite3'}",
+                          CHIPWATCH_VAR_DIR=str(tmp_path))
+    assert low_entropy.returncode != 0 and "at least 50 random characters" in low_entropy.stderr
+
+
+CHECK = "import django; django.setup(); from django.core.management import call_command; call_command('check')"
+
+
+def test_plain_settings_with_a_database_url_warn_loudly_about_the_embedded_key(tmp_path):
+    """Decided: warn, not refuse (CI runs config.settings against PostgreSQL); every manage.py command
+    shows chipwatch.W001 and every process logs it at start."""
+    database = f"sqlite:///{tmp_path / 'w.sqlite3'}"
+    embedded = _django(CHECK, DJANGO_SETTINGS_MODULE="config.settings", DATABASE_URL=database,
+                       CHIPWATCH_VAR_DIR=str(tmp_path))
+    assert embedded.returncode == 0, embedded.stderr
+    assert "chipwatch.W001" in embedded.stderr and "forge session cookies" in embedded.stderr
+    assert embedded.stderr.count("chipwatch.W001") == 2  # the start-up log line and the system check
+    own_key = _django(CHECK, DJANGO_SETTINGS_MODULE="config.settings", DATABASE_URL=database,
+                      SECRET_KEY="k" * 20 + "-own-key-" * 4, CHIPWATCH_VAR_DIR=str(tmp_path))
+    embedded_demo = _django(CHECK, DJANGO_SETTINGS_MODULE="config.settings", CHIPWATCH_VAR_DIR=str(tmp_path))
+    assert "chipwatch.W001" not in own_key.stderr + embedded_demo.stderr
