@@ -64,11 +64,18 @@ class FindingDetailSerializer(FindingSerializer):
         fields = FindingSerializer.Meta.fields + ["events"]
 
 
+ASSIGNEE_REFUSED = "the assignee must be an officer or admin over this finding"
+
+
 class TriageSerializer(serializers.Serializer):
     """One triage step.  The note and the assignee are mandatory: every step says why and who owns it now."""
 
     to_status = serializers.ChoiceField(choices=Finding.Status.choices, help_text="Allowed steps: " + "; ".join(
         f"{source} → {', '.join(sorted(targets))}" for source, targets in TRANSITIONS.items()))
     note = serializers.CharField(max_length=5000, help_text="Why this step (mandatory, kept in the history)")
-    assignee = serializers.PrimaryKeyRelatedField(queryset=get_user_model().objects.filter(is_active=True),
-                                                  help_text="Id of the officer who owns the finding after this step")
+    # One message for "no such user" and "a user outside this finding's families" (the view's check):
+    # which ids exist elsewhere is none of the caller's business.
+    assignee = serializers.PrimaryKeyRelatedField(
+        queryset=get_user_model().objects.filter(is_active=True),
+        error_messages={"does_not_exist": ASSIGNEE_REFUSED, "incorrect_type": ASSIGNEE_REFUSED},
+        help_text="Id of the officer who owns the finding after this step")
