@@ -3,11 +3,13 @@
 Inputs the rule needs but the spec lacks are never guessed: when an unknown value could
 change the answer, ``InsufficientSpec`` names it.  Unknown values that cannot change the
 answer (e.g. I/O bandwidth of a chip already below the 2022 TPP line) are tolerated.
+``classify_or_undetermined`` returns the same as a Classification whose ``missing`` names
+the unknown inputs, so a named chip without figures (MI308X) still gets a licence answer.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from functools import lru_cache
 
@@ -84,10 +86,16 @@ class Classification:
     license_exception: tuple[str, ...]
     explanation: tuple[Step, ...]
     spec: Spec | HbmStack
+    missing: tuple[str, ...] = ()
+    needed_for: str | None = None
 
     @property
     def controlled(self) -> bool:
         return self.eccn is not None
+
+    @property
+    def undetermined(self) -> bool:
+        return bool(self.missing)
 
     def to_dict(self) -> dict:
         # Field by field rather than dataclasses.asdict, whose deep copies dominated a fleet re-score.
@@ -101,6 +109,7 @@ class Classification:
             "license_exception": list(self.license_exception),
             "explanation": [dict(step.__dict__) for step in self.explanation],
             "spec": dict(self.spec.__dict__),
+            **({"missing": list(self.missing), "needed_for": self.needed_for} if self.missing else {}),
         }
 
 
@@ -117,6 +126,18 @@ def classify(item: Chip | Spec | HbmStack, as_of: date) -> Classification:
     if spec.tpp is None:
         raise InsufficientSpec(["tpp"], f"any 3A090 paragraph ({regime.citation})")
     return _classify_logic(spec, regime, as_of, steps)
+
+
+def classify_or_undetermined(item: Chip | Spec | HbmStack, as_of: date) -> Classification:
+    """``classify``, except that an unknown input gives an undetermined Classification (eccn None,
+    ``missing`` naming what is unknown) instead of raising."""
+    try:
+        return classify(item, as_of)
+    except InsufficientSpec as unknown:
+        spec = Spec.from_chip(item) if isinstance(item, Chip) else item
+        regime = regime_in_force(as_of)
+        result = _result(None, None, regime, as_of, spec, [_effective_step(regime, as_of)])
+        return replace(result, missing=tuple(unknown.missing), needed_for=unknown.needed_for)
 
 
 def _classify_logic(spec: Spec, regime: Regime, as_of: date, steps: list[Step]) -> Classification:

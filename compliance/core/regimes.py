@@ -4,6 +4,9 @@ Each threshold number appears once below, next to the Federal Register paragraph
 it; later paragraphs that reuse a line (e.g. 3A090.b.1's "less than 4800") derive it from
 the original so the two can never drift apart.  A ``Regime`` is the rule set in force from
 its effective date until the next one; ``regime_in_force`` picks it for a date.
+
+The facts that change by the month (country groups, Part 746 embargoes, is-informed notices,
+guidance) are dated rows in ``data/*.yaml`` (see ``ruledata.py``); this module keeps the logic.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import operator
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
+
+from .ruledata import default_rule_data
 
 _OPERATORS: dict[str, Callable[[object, object], bool]] = {
     ">=": operator.ge,
@@ -100,11 +105,17 @@ class Paragraph:
 
 @dataclass(frozen=True)
 class HbmControl:
-    """3A090.c (89 FR 96790): stand-alone HBM; HBM co-packaged with a logic IC is excluded."""
+    """3A090.c (89 FR 96790): stand-alone HBM; HBM co-packaged with a logic IC is excluded.
+    Licence to D:5 and Macau; License Exception HBM (15 CFR 740.25) has conditions beyond the
+    density figure, which the determination states rather than assumes."""
 
     paragraph: Paragraph
     license_exception: str
     license_exception_condition: Threshold
+    restricted_groups: tuple[str, ...]
+    destination_citation: str
+    compliance_date: date
+    exception_conditions: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -137,6 +148,9 @@ class Regime:
     license_exception_conditions: tuple[tuple[str, tuple[Threshold, ...]], ...] = ()
     headquarters_groups: tuple[str, ...] = ()
     headquarters_citation: str | None = None
+    # From 90 FR 4544 the requirement for the '.a' items sits in 742.6(a)(6)(iii)(A) (BIS guidance of
+    # May 31 2026); '.b' items stay under 744.23(a)(3).
+    headquarters_citation_a: str | None = None
     hbm: HbmControl | None = None
     ai_diffusion: AiDiffusion | None = None
     china_case_by_case: tuple[Threshold, ...] = ()
@@ -145,6 +159,12 @@ class Regime:
 
     def exception_conditions(self, eccn: str) -> tuple[Threshold, ...] | None:
         return dict(self.license_exception_conditions).get(eccn)
+
+    def hq_citation(self, eccn: str | None) -> str | None:
+        """Where the headquarters rule sits for this ECCN under this regime."""
+        if eccn == "3A090.a" and self.headquarters_citation_a:
+            return self.headquarters_citation_a
+        return self.headquarters_citation
 
 
 # --------------------------------------------------------------------------- 87 FR 62186
@@ -164,15 +184,15 @@ AC_2022 = Regime(
     destination_citation=f"{FR22}, 15 CFR 742.6(a)(6)",
 )
 
-# 88 FR 2821 ("Updates to the Controls To Add Macau", FR Doc 2023-00888, Jan 2023).
+# 88 FR 2821 ("Updates to the Controls To Add Macau", FR Doc 2023-00888): effective 2023-01-17,
+# published 2023-01-18 (the Macau row of data/country_groups.yaml carries the same date).
 MACAU_2023 = replace(
     AC_2022,
     name="Macau added (Jan 2023)",
-    effective=date(2023, 1, 18),
+    effective=date(2023, 1, 17),
     citation="88 FR 2821",
     restricted_groups=("China", "Macau"),
     destination_citation="88 FR 2821, 15 CFR 742.6(a)(6)",
-    note="Effective date unconfirmed: the reference gives only 'Jan 2023' and FR Doc 2023-00888.",
 )
 
 # --------------------------------------------------------------------------- 88 FR 73458
@@ -236,6 +256,7 @@ AC_S_2023 = Regime(
     license_exception_conditions=NAC_CONDITIONS,
     # 15 CFR 744.23(a)(3): licence to any destination when a party is headquartered in, or
     # has an ultimate parent headquartered in, D:5 or Macau (reaffirmed by BIS, May 31 2026).
+    # Review policy: presumption of denial (see HEADQUARTERS_POLICY_NOTE).
     headquarters_groups=("D:5", "Macau"),
     headquarters_citation=f"{FR23}, 15 CFR 744.23(a)(3)",
 )
@@ -266,6 +287,14 @@ HBM_2024 = replace(
         ),
         license_exception="HBM",
         license_exception_condition=Threshold("hbm_bandwidth_density", "<", 3.3, f"{FR24}, 15 CFR 740.25"),
+        restricted_groups=("D:5", "Macau"),
+        destination_citation=f"{FR24}, 15 CFR 742.6(a)(6)",
+        compliance_date=date(2024, 12, 31),
+        exception_conditions=(
+            "memory bandwidth density below 3.3 GB/s/mm2 (15 CFR 740.25)",
+            "only for HBM going to the packaging sites 740.25 makes eligible",
+            "the notification and recordkeeping conditions of 740.25 are met",
+        ),
     ),
 )
 
@@ -279,6 +308,7 @@ AI_DIFFUSION_2025 = replace(
     name="Framework for AI Diffusion (Jan 2025)",
     effective=date(2025, 1, 13),
     citation=FR25,
+    headquarters_citation_a=f"{FR25}, 15 CFR 742.6(a)(6)(iii)(A)",
     ai_diffusion=AiDiffusion(
         citation=FR25,
         compliance_date=date(2025, 5, 15),
@@ -312,6 +342,25 @@ CASE_BY_CASE_2026 = replace(
     china_case_by_case_groups=("China", "Macau"),
 )
 
+# 91 FR 1684: the case-by-case review is for exports from the United States only, and only when
+# the exporter meets the rule's conditions; re-exports and in-country transfers stay under a
+# presumption of denial, as do parties headquartered in D:5/Macau located elsewhere.
+CASE_BY_CASE_MOVEMENT = "export_from_us"
+CASE_BY_CASE_CONDITIONS = (
+    "the item is commercially available in the United States",
+    "the exporter certifies sufficient US supply and that production will not divert global foundry capacity",
+    "the recipient has demonstrated sufficient security procedures",
+    "the item undergoes independent third-party testing in the United States",
+    "shipments to China/Macau stay within 50 % of the volume shipped to US customers",
+)
+
+# Headquarters rule review policy: presumption of denial from 2023-11-17.  91 FR 1684 keeps
+# parties headquartered in D:5/Macau under a presumption of denial wherever located, restating
+# (not changing) the policy of 742.6(b)(10) for them.
+HEADQUARTERS_POLICY_NOTE = (
+    "presumption of denial for parties headquartered in D:5/Macau (15 CFR 742.6(b)(10); kept by 91 FR 1684)"
+)
+
 REGIMES: tuple[Regime, ...] = (
     AC_2022,
     MACAU_2023,
@@ -330,36 +379,8 @@ def regime_in_force(as_of: date) -> Regime | None:
     return in_force[-1] if in_force else None
 
 
-# --------------------------------------------------------------------------- notices and guidance
-# Not Federal Register rules, but dated obligations the determination must apply.
-
-
-@dataclass(frozen=True)
-class IsInformedNotice:
-    """A company-specific licence requirement (15 CFR 744.23-style 'is informed' letter)."""
-
-    effective: date
-    citation: str
-    named_chips: tuple[str, ...]
-    informed_vendors: tuple[str, ...]
-    capability_reference_chip: str
-    capability_quantities: tuple[str, ...]
-    groups: tuple[str, ...]
-
-
-# Nvidia 8-K (Apr 15 2025): on Apr 9 2025 the USG required a licence for export to China
-# (incl. Hong Kong and Macau) and D:5 of the H20 "and any other circuits achieving the H20's
-# memory bandwidth, interconnect bandwidth, or combination thereof"; made indefinite Apr 14.
-# Commerce (Reuters, Apr 15 2025): the same for AMD's MI308 and equivalents.
-H20_IS_INFORMED = IsInformedNotice(
-    effective=date(2025, 4, 9),
-    citation="USG is-informed notice of Apr 9 2025 (Nvidia 8-K, Apr 15 2025; Commerce statement on H20/MI308)",
-    named_chips=("h20", "mi308x"),
-    informed_vendors=("NVIDIA", "AMD"),
-    capability_reference_chip="h20",
-    capability_quantities=("dram_bandwidth", "io_bandwidth"),
-    groups=("China", "Macau", "D:5"),
-)
+# --------------------------------------------------------------------------- guidance
+# Dated rows in data/guidance.yaml; the GP10 one also feeds the cluster score.
 
 
 @dataclass(frozen=True)
@@ -369,16 +390,13 @@ class Guidance:
     text: str
 
 
-# BIS guidance of May 13 2025 on PRC advanced-computing ICs (Ascend 910B/910C/910D named):
-# using a PRC 3A090 IC "could result in BIS enforcement actions" under General Prohibition 10.
-GP10_GUIDANCE = Guidance(
-    effective=date(2025, 5, 13),
-    citation="BIS guidance of May 13 2025 on PRC advanced computing ICs; 15 CFR 736.2(b)(10) (GP10)",
-    text=(
-        "PRC-made IC meeting 3A090 parameters: its design or production likely involved EAR "
-        "violations, so using, selling, transferring or servicing it risks violating GP10"
-    ),
-)
+def _guidance(guidance_id: str) -> Guidance:
+    row = default_rule_data().guidance_by_id[guidance_id]
+    return Guidance(effective=row.start, citation=row.source, text=row.text)
+
+
+# BIS guidance of May 13 2025 on PRC advanced-computing ICs (Ascend 910B/910C/910D named).
+GP10_GUIDANCE = _guidance("gp10-prc-ics")
 
 # 15 CFR 772.1 'supercomputer' (87 FR 62186): "100 or more double-precision (64-bit)
 # petaflops or 200 or more single-precision (32-bit) petaflops within a 41,600 ft3 or smaller
