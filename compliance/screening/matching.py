@@ -126,7 +126,9 @@ def _pinyin(run: str) -> str:
 
 
 def _translated(run: str) -> str:
-    """Common words in the English the list uses, the rest glued pinyin: "华为技术" → "huawei technology"."""
+    """Common words in the English the list uses, the rest glued pinyin: "华为技术" → "huawei technology".
+
+    Longest term first, left to right ("中芯微电子" → "zhongxin microelectronic")."""
     parts: list[str] = []
     position = 0
     for term in CHINESE_TERM_PATTERN.finditer(run):
@@ -139,14 +141,33 @@ def _translated(run: str) -> str:
     return " ".join(parts)
 
 
-def transliterate(text: str, *, translate_terms: bool = False) -> str:
-    """Latin letters for any script: Chinese through pypinyin, the rest through Unidecode."""
+def _translated_suffix(run: str) -> str:
+    """The other way to cut: trade words peeled off the end, shortest first, the rest one pinyin name.
+
+    A Chinese company name runs [place][brand][trade words]; where a brand's last character
+    starts a longer term ("光微电子" = 光微 + 电子, not 光 + 微电子) only this cut finds the brand.
+    """
+    words: list[str] = []
+    end = len(run)
+    while end > 0:
+        term = next((run[start:end] for start in range(end - 1, max(end - 5, -1), -1)
+                     if run[start:end] in CHINESE_TERMS), None)
+        if term is None:
+            break
+        words.insert(0, CHINESE_TERMS[term])
+        end -= len(term)
+    return " ".join(([_pinyin(run[:end])] if end else []) + words)
+
+
+def transliterate(text: str, *, chinese=None) -> str:
+    """Latin letters for any script: Chinese through `chinese` (default: glued pinyin), the rest through Unidecode."""
     if text.isascii():
         return text
+    chinese = chinese or _pinyin
     out: list[str] = []
     for cjk, run in _script_runs(text):
         if cjk:
-            out.append(" " + (_translated(run) if translate_terms else _pinyin(run)) + " ")
+            out.append(" " + chinese(run) + " ")
         else:
             out.append(unidecode(run))
     return "".join(out)
@@ -220,10 +241,10 @@ def name_readings(written: str) -> tuple[Name, ...]:
     has_chinese = any(_is_cjk(char) for char in text)
     readings = [_normalize_latin(original, transliterate(text), legal_forms, PINYIN if has_chinese else WRITTEN)]
     if has_chinese:
-        translated = _normalize_latin(original, transliterate(text, translate_terms=True), legal_forms,
-                                      PINYIN_TRANSLATED)
-        if translated.tokens != readings[0].tokens:
-            readings.append(translated)
+        for cut in (_translated, _translated_suffix):
+            translated = _normalize_latin(original, transliterate(text, chinese=cut), legal_forms, PINYIN_TRANSLATED)
+            if all(translated.tokens != reading.tokens for reading in readings):
+                readings.append(translated)
     return tuple(readings)
 
 

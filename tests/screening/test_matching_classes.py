@@ -69,6 +69,8 @@ def test_ao_is_a_legal_form_only_where_russian_puts_it():
     ("北京壁仞科技开发有限公司", "Beijing Biren Technology Development Co., Ltd."),
     ("上海集成电路研发中心", "Shanghai Integrated Circuit Research and Development Center"),
     ("中科曙光", "Zhongke Shuguang"),
+    ("中芯微电子有限公司", "Zhongxin Microelectronics Co., Ltd."),  # 微电子 is one trade word here …
+    ("光微电子有限公司", "Guangwei Electronics Co., Ltd."),  # … and here 微 ends the brand: both cuts are read
 ])
 def test_chinese_script_meets_a_latin_only_list_through_pinyin(chinese, listed):
     match = compare(party(chinese), party(listed))
