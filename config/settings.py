@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "compliance.web",
     "compliance.screening.apps.ScreeningConfig",
     "compliance.location",
+    "compliance.compute",
 ]
 
 MIDDLEWARE = [
@@ -150,6 +151,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "sweep-pending-evaluations": {"task": "compliance.tasks.sweep_pending_evaluations", "schedule": 60.0},
     "rescore-fleet": {"task": "compliance.tasks.rescore_fleet", "schedule": 3600.0},
+    "compute-rollup": {"task": "compliance.compute.tasks.rollup_recent", "schedule": 900.0},
 }
 
 # --- REST framework -----------------------------------------------------------
@@ -243,3 +245,23 @@ CHIPWATCH_USAGE_GPU_SHARE = float(os.environ.get("CHIPWATCH_USAGE_GPU_SHARE", "0
 CHIPWATCH_USAGE_BUSY_DAYS = int(os.environ.get("CHIPWATCH_USAGE_BUSY_DAYS", "14"))
 CHIPWATCH_USAGE_WINDOW_DAYS = int(os.environ.get("CHIPWATCH_USAGE_WINDOW_DAYS", "21"))
 CHIPWATCH_USAGE_MIN_GPUS = int(os.environ.get("CHIPWATCH_USAGE_MIN_GPUS", "8"))
+
+# --- compute accounting (compliance/compute/; the model is in docs/compute-accounting.md) ---
+# A sample interval longer than this is a gap, not running (the agent collects every 60 s).
+CHIPWATCH_COMPUTE_MAX_GAP_SECONDS = float(os.environ.get("CHIPWATCH_COMPUTE_MAX_GAP_SECONDS", "300"))
+# Lower bound: a busy GPU delivers at least this share of its dense BF16/FP16 (or FP8) peak.
+CHIPWATCH_COMPUTE_MFU_FLOOR = float(os.environ.get("CHIPWATCH_COMPUTE_MFU_FLOOR", "0.15"))
+# The beat rollup recomputes the hours of this look-back (late, spooled reports land in them).
+CHIPWATCH_COMPUTE_ROLLUP_LOOKBACK_HOURS = int(os.environ.get("CHIPWATCH_COMPUTE_ROLLUP_LOOKBACK_HOURS", "48"))
+# Hours per aggregate query (and per transaction) of a rollup.
+CHIPWATCH_COMPUTE_ROLLUP_CHUNK_HOURS = int(os.environ.get("CHIPWATCH_COMPUTE_ROLLUP_CHUNK_HOURS", "24"))
+# Samples whose agent clock runs further ahead than this are not counted (flagged elsewhere).
+CHIPWATCH_COMPUTE_MAX_CLOCK_AHEAD_SECONDS = float(os.environ.get("CHIPWATCH_COMPUTE_MAX_CLOCK_AHEAD_SECONDS",
+                                                                 str(7 * 24 * 3600)))
+# Training run: at least MIN_GPUS GPUs of a cluster each busy UTILIZATION_PCT of an hour, for at
+# least MIN_HOURS hours (MAX_INTERRUPTION_HOURS below the bar do not end it), within LOOKBACK_DAYS.
+CHIPWATCH_TRAINING_MIN_GPUS = int(os.environ.get("CHIPWATCH_TRAINING_MIN_GPUS", "256"))
+CHIPWATCH_TRAINING_UTILIZATION_PCT = float(os.environ.get("CHIPWATCH_TRAINING_UTILIZATION_PCT", "80"))
+CHIPWATCH_TRAINING_MIN_HOURS = int(os.environ.get("CHIPWATCH_TRAINING_MIN_HOURS", "24"))
+CHIPWATCH_TRAINING_MAX_INTERRUPTION_HOURS = int(os.environ.get("CHIPWATCH_TRAINING_MAX_INTERRUPTION_HOURS", "2"))
+CHIPWATCH_TRAINING_LOOKBACK_DAYS = int(os.environ.get("CHIPWATCH_TRAINING_LOOKBACK_DAYS", "120"))

@@ -1,0 +1,129 @@
+"""The rollup's one aggregate query: GpuSample rows of a time range → hourly usage per cluster
+and reported chip, with the accounting rules of compliance/compute/model.py done set-wise.
+
+A window function (LAG over each GPU's samples in placed-time order) pairs every sample with
+the one before it; two GROUP BYs sum the intervals per GPU and hour, then per cluster, hour
+and chip.  The database does the work; Python only maps the handful of result rows.  Written
+for PostgreSQL and SQLite: only the epoch and floor expressions differ.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from django.db import connection
+
+from .model import BUCKET_SECONDS, Rules, Usage
+
+_EPOCH = {
+    "postgresql": "date_part('epoch', {})",
+    # strftime('%s') drops the fraction; '%f' gives seconds with milliseconds ('%%': the
+    # query goes through the driver's parameter formatting).
+    "sqlite": "(CAST(strftime('%%s', {0}) AS INTEGER) - CAST(strftime('%%S', {0}) AS INTEGER)"
+              " + CAST(strftime('%%f', {0}) AS REAL))",
+}
+_BUCKET = {
+    "postgresql": "floor({0} / {1}) * {1}",
+    "sqlite": "(CAST({0} AS INTEGER) / {1}) * {1}",
+}
+
+_SQL = """
+WITH placed AS (
+  SELECT s.id, s.gpu_id, h.cluster_id, g.name AS chip_name, g.pci_device_id,
+         s.utilization_gpu_pct AS util, s.energy_mj AS energy,
+         CASE WHEN {collected} > {received} + {tolerance} THEN {received} ELSE {collected} END AS placed_at,
+         CASE WHEN {collected} > {received} + {tolerance} THEN 1 ELSE 0 END AS corrected
+  FROM inventory_gpusample s
+  JOIN inventory_observation o ON o.id = s.observation_id
+  JOIN inventory_host h ON h.id = s.host_id
+  JOIN inventory_gpu g ON g.id = s.gpu_id
+  WHERE s.collected_at >= %s AND s.collected_at < %s AND h.cluster_id IS NOT NULL{filters}
+), paired AS (
+  SELECT placed.*, LAG(placed_at) OVER w AS prev_at, LAG(energy) OVER w AS prev_energy, LAG(id) OVER w AS prev_id
+  FROM placed WINDOW w AS (PARTITION BY gpu_id ORDER BY placed_at, id)
+), intervals AS (
+  SELECT cluster_id, chip_name, pci_device_id, gpu_id, id, prev_id, util, energy, prev_energy, corrected,
+         placed_at - prev_at AS dt, {bucket} AS bucket,
+         CASE WHEN placed_at - prev_at > 0 AND placed_at - prev_at <= {gap} THEN 1 ELSE 0 END AS counted
+  FROM paired WHERE prev_at >= {start} AND prev_at < {end}
+), per_gpu AS (
+  SELECT cluster_id, bucket, chip_name, pci_device_id, gpu_id,
+    SUM(counted) AS samples,
+    SUM(CASE WHEN counted = 1 THEN dt ELSE 0 END) AS gpu_seconds,
+    SUM(CASE WHEN counted = 1 AND util IS NOT NULL THEN dt * util / 100.0 ELSE 0 END) AS busy,
+    SUM(CASE WHEN counted = 1 AND util IS NULL THEN dt ELSE 0 END) AS unknown,
+    SUM(CASE WHEN counted = 1 AND energy IS NOT NULL AND prev_energy IS NOT NULL THEN
+          CASE WHEN energy >= prev_energy THEN energy - prev_energy ELSE energy END ELSE 0 END) / 1000.0 AS energy_j,
+    SUM(CASE WHEN counted = 1 AND energy < prev_energy THEN 1 ELSE 0 END) AS resets,
+    SUM(CASE WHEN dt > {gap} THEN 1 ELSE 0 END) AS gaps,
+    SUM(CASE WHEN dt > {gap} THEN dt ELSE 0 END) AS gap_seconds,
+    SUM(corrected) AS corrected,
+    MIN(CASE WHEN prev_id < id THEN prev_id ELSE id END) AS first_id,
+    MAX(CASE WHEN prev_id > id THEN prev_id ELSE id END) AS last_id
+  FROM intervals GROUP BY cluster_id, bucket, chip_name, pci_device_id, gpu_id
+)
+SELECT cluster_id, bucket, chip_name, pci_device_id,
+  SUM(CASE WHEN samples > 0 THEN 1 ELSE 0 END), SUM(samples), SUM(gpu_seconds), SUM(busy), SUM(unknown),
+  SUM(energy_j), SUM(resets), SUM(gaps), SUM(gap_seconds), SUM(corrected),
+  SUM(CASE WHEN busy >= {training} THEN 1 ELSE 0 END),
+  SUM(CASE WHEN busy >= {training} THEN gpu_seconds ELSE 0 END),
+  SUM(CASE WHEN busy >= {training} THEN busy ELSE 0 END),
+  SUM(CASE WHEN busy >= {training} THEN unknown ELSE 0 END),
+  MIN(first_id), MAX(last_id)
+FROM per_gpu GROUP BY cluster_id, bucket, chip_name, pci_device_id
+ORDER BY cluster_id, bucket, chip_name, pci_device_id
+"""
+
+
+@dataclass(frozen=True)
+class UsageRow:
+    cluster_id: int
+    start: datetime
+    chip_name: str
+    pci_device_id: int | None
+    usage: Usage
+
+
+def hourly_usage(*, start: datetime, end: datetime, rules: Rules, max_clock_ahead_seconds: float,
+                 cluster_ids: list[int] | None = None, received_by: datetime | None = None) -> list[UsageRow]:
+    """Usage of the intervals starting in [start, end), per cluster, hour and chip; one query.
+
+    ``start``/``end`` must be whole hours.  ``received_by`` keeps only samples the server had
+    received by then (a reproducible answer for an audit date).  Samples whose agent clock is
+    more than ``max_clock_ahead_seconds`` ahead fall outside the fetched range and are not
+    counted (the telemetry_integrity detector flags such clocks).
+    """
+    if start.timestamp() % BUCKET_SECONDS or end.timestamp() % BUCKET_SECONDS:
+        raise ValueError("start and end must be whole hours")
+    vendor = connection.vendor
+    epoch, bucket = _EPOCH[vendor], _BUCKET[vendor]
+    adapt = connection.ops.adapt_datetimefield_value
+    filters, params = "", [adapt(start),
+                           adapt(end + timedelta(seconds=rules.max_gap_seconds + max_clock_ahead_seconds))]
+    if cluster_ids is not None:
+        filters += f" AND h.cluster_id IN ({', '.join(str(int(i)) for i in cluster_ids) or 'NULL'})"
+    if received_by is not None:
+        filters += " AND o.received_at <= %s"
+        params.append(adapt(received_by))
+    sql = _SQL.format(
+        collected=epoch.format("s.collected_at"), received=epoch.format("o.received_at"),
+        tolerance=float(rules.skew_tolerance_seconds), filters=filters, bucket=bucket.format("prev_at", BUCKET_SECONDS),
+        gap=float(rules.max_gap_seconds), start=float(start.timestamp()), end=float(end.timestamp()),
+        training=float(rules.training_utilization_pct) / 100 * BUCKET_SECONDS,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return [UsageRow(cluster_id=row[0], start=datetime.fromtimestamp(float(row[1]), tz=timezone.utc),
+                     chip_name=row[2], pci_device_id=row[3], usage=_usage(row[4:])) for row in rows]
+
+
+def _usage(values) -> Usage:
+    (gpus, samples, gpu_seconds, busy, unknown, energy_j, resets, gaps, gap_seconds, corrected, training_gpus,
+     training_seconds, training_busy, training_unknown, first_id, last_id) = values
+    return Usage(gpus=int(gpus), samples=int(samples), gpu_seconds=float(gpu_seconds), busy_gpu_seconds=float(busy),
+                 unknown_util_seconds=float(unknown), energy_j=float(energy_j), counter_resets=int(resets),
+                 gaps=int(gaps), gap_seconds=float(gap_seconds), skew_corrected=int(corrected),
+                 training_gpus=int(training_gpus), training_gpu_seconds=float(training_seconds),
+                 training_busy_seconds=float(training_busy), training_unknown_seconds=float(training_unknown),
+                 first_sample_id=first_id, last_sample_id=last_id)
