@@ -6,6 +6,8 @@ Everything here is a pure function of its inputs and a date, so the same inputs 
 Catalog (``catalog.py``, data in ``data/chips.yaml`` checked against ``data/chips.schema.json``)
     chip(key) -> Chip                               raises UnknownChip
     find_by_nvml_name(name) -> Chip | None          case/whitespace-insensitive
+    default_catalog().lookup(name) -> Chip | None   key, NVML name or alias ('H100', 'NVIDIA H100')
+    default_catalog().near(name) -> [names]         suggestions on a miss
     find_by_pci_id(0x2330 | "0x2330" | 0x233010DE | "10de:2330") -> tuple[Chip, ...]
                                                     all candidates when variants share an id
     load_catalog(path) -> Catalog                   raises CatalogError naming entry and field
@@ -37,7 +39,7 @@ Classification (``classify.py``)
          vendor=None, chip=None);  HbmStack(hbm_bandwidth_density)
     InsufficientSpec: an input the regime needs is unknown (.missing, .needed_for)
 
-Destinations (``destinations.py``, data in ``data/destinations.yaml``)
+Destinations (``destinations.py``, dated facts from ``ruledata.py``)
     determine_license(classification, *, destination, as_of, headquarters=None,
         ultimate_parent_hq=None, entity_listed=False, prc_made=False,
         enforce_ai_diffusion=False, order_tpp=None, movement=None, contained=()) -> LicenseDetermination

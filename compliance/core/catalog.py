@@ -8,6 +8,7 @@ classification later.
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -101,6 +102,7 @@ class Chip:
     published_tpp: float | None
     note: str | None
     provenance: Mapping[str, Provenance] = field(repr=False)
+    aliases: tuple[str, ...] = ()
 
     @property
     def tpp_basis(self) -> TppBasis | None:
@@ -150,6 +152,7 @@ class Catalog:
         self.sources = MappingProxyType(dict(sources))
         self._by_key = {chip.key: chip for chip in chips}
         self._by_name = {normalize_name(name): chip for chip in chips for name in chip.nvml_names}
+        self._by_alias = {normalize_name(name): chip for chip in chips for name in (chip.key, *chip.aliases)}
 
     def __iter__(self) -> Iterator[Chip]:
         return iter(self.chips)
@@ -167,6 +170,22 @@ class Catalog:
         """Match any name NVML is known to report, ignoring case and runs of whitespace."""
         return self._by_name.get(normalize_name(name))
 
+    def lookup(self, name: str) -> Chip | None:
+        """A chip by key, NVML name or a short name people use ('H100', 'NVIDIA H100', 'MI308X'),
+        ignoring case, runs of whitespace and a leading vendor name."""
+        wanted = normalize_name(name)
+        for candidate in (wanted, _without_vendor(wanted)):
+            found = self._by_name.get(candidate) or self._by_alias.get(candidate)
+            if found is not None:
+                return found
+        return None
+
+    def near(self, name: str, limit: int = 5) -> list[str]:
+        """Catalog names close to ``name``, for a 'did you mean' on a miss."""
+        names = {normalize_name(n): n for chip in self.chips for n in (chip.key, *chip.aliases, *chip.nvml_names)}
+        close = difflib.get_close_matches(_without_vendor(normalize_name(name)), list(names), n=limit, cutoff=0.5)
+        return [names[n] for n in close]
+
     def by_pci_id(self, pci_id: int | str) -> tuple[Chip, ...]:
         """Every chip with this device id.  Several variants can share an id, so all candidates
         are returned (in catalog order) rather than a guess; a vendor id narrows the match.
@@ -181,6 +200,13 @@ class Catalog:
 
 def normalize_name(name: str) -> str:
     return " ".join(name.split()).casefold()
+
+
+_VENDOR_PREFIX = re.compile(r"^(nvidia|amd|intel|habana|huawei)\s+")
+
+
+def _without_vendor(name: str) -> str:
+    return _VENDOR_PREFIX.sub("", name)
 
 
 _VENDOR_DEVICE = re.compile(r"^(?:0x)?([0-9a-f]{1,4}):(?:0x)?([0-9a-f]{1,4})$")
@@ -260,6 +286,7 @@ def _check_references(document: dict, filename: str) -> None:
     problems: list[str] = []
     seen_keys: set[str] = set()
     seen_names: dict[str, str] = {}
+    seen_aliases: dict[str, str] = {}
     for entry in document["chips"]:
         key = entry["key"]
         if key in seen_keys:
@@ -269,6 +296,10 @@ def _check_references(document: dict, filename: str) -> None:
             other = seen_names.setdefault(normalize_name(name), key)
             if other != key:
                 problems.append(f"  chip {key!r} field 'nvml_names': {name!r} already belongs to {other!r}")
+        for name in (key, *entry.get("aliases", ())):
+            other = seen_aliases.setdefault(normalize_name(name), key)
+            if other != key:
+                problems.append(f"  chip {key!r} field 'aliases': {name!r} already names {other!r}")
         for field, fact in _facts(entry):
             if fact["source"] not in document["sources"]:
                 problems.append(f"  chip {key!r} field {field!r}: unknown source {fact['source']!r}")
@@ -312,6 +343,7 @@ def _build_chip(entry: dict) -> Chip:
         datacenter=entry["datacenter"]["value"],
         prc_made=bool(value(entry.get("prc_made"))),
         nvml_names=tuple(entry["nvml_names"]["value"]),
+        aliases=tuple(entry.get("aliases", ())),
         pci_vendor_id=entry.get("pci_vendor_id"),
         pci_device_ids=tuple(entry["pci_device_ids"]["value"]),
         dies=tuple(

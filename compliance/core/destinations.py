@@ -92,6 +92,8 @@ class LicenseDetermination:
         """One line an officer reads first; it never hides a notification or a missing fact."""
         if self.license_required is None:
             text = f"undetermined: missing {', '.join(self.missing)}"
+        elif self.license_required and self.review_policy == UNDETERMINED:
+            text = f"licence required; review policy undetermined (missing {', '.join(self.missing)})"
         elif self.license_required:
             text = f"licence required ({self.review_policy})"
             if self.conditions:
@@ -291,6 +293,7 @@ def _whatever_the_classification(data: RuleData, classification: Classification,
     for name in classification.missing:
         found.lack(QUANTITY_LABELS.get(name, name))
     found.reasons.append(lead)
+    found.reasons += [r for r in first.reasons if all(r in o.reasons for _, o in outcomes)]
     found.reasons += [f"if {label}: {o.headline}" for label, o in outcomes]
     if required == {True}:
         found.policies.append(UNDETERMINED)

@@ -1,10 +1,14 @@
+"""`manage.py classify`: a chip (catalog name, PCI id or bare figures) under the rules of a date,
+and with --destination the licence answer; `--list` prints the catalog."""
 import json
 from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from compliance.classify_request import ClassifyInputError, ClassifyRequest, classify_request
+from compliance.classify_request import ClassifyInputError, ClassifyRequest, classify_request, cli_spelling
+from compliance.core import MOVEMENTS
+from compliance.core.catalog import default_catalog
 
 
 def _date(text: str) -> date:
@@ -14,14 +18,27 @@ def _date(text: str) -> date:
         raise CommandError(f"--as-of {text!r} is not a date (YYYY-MM-DD)") from None
 
 
+def eccn_label(answer: dict) -> str:
+    """'3A090.a (3A090.a.1)': the ECCN, with the paragraph only when it says more."""
+    if answer.get("missing"):
+        return f"undetermined ({', '.join(answer['missing'])} unknown)"
+    if not answer["eccn"]:
+        return "not 3A090"
+    paragraph = answer["paragraph"]
+    return answer["eccn"] + (f" (paragraph {paragraph})" if paragraph and paragraph != answer["eccn"] else "")
+
+
 class Command(BaseCommand):
     help = "Classify a chip (catalog model, PCI id or bare figures) under the rules in force on a date."
 
     def add_arguments(self, parser):
         what = parser.add_mutually_exclusive_group(required=True)
-        what.add_argument("--model", help="catalog key or any name NVML reports, e.g. 'NVIDIA H800'")
+        what.add_argument("--model", help="catalog key, NVML name or short name, e.g. 'H100', 'NVIDIA H800'")
         what.add_argument("--pci-device-id", help="e.g. 0x2324")
         what.add_argument("--tpp", type=float, help="total processing performance")
+        what.add_argument("--hbm-bandwidth-density", type=float, metavar="GBPS_PER_MM2",
+                          help="a stand-alone HBM stack (3A090.c)")
+        what.add_argument("--list", action="store_true", help="list the catalog (keys, models, short names)")
         parser.add_argument("--die-area", type=float, metavar="MM2")
         parser.add_argument("--io-bandwidth", type=float, metavar="GBPS")
         parser.add_argument("--dram-bandwidth", type=float, metavar="GBPS")
@@ -32,34 +49,51 @@ class Command(BaseCommand):
         parser.add_argument("--destination", metavar="CC")
         parser.add_argument("--headquarters", metavar="CC")
         parser.add_argument("--ultimate-parent-hq", metavar="CC")
+        parser.add_argument("--movement", choices=MOVEMENTS,
+                            help="how the item moves (91 FR 1684 distinguishes exports from the US)")
         parser.add_argument("--json", action="store_true", help="print one JSON object")
 
     def handle(self, *args, **o):
+        if o["list"]:
+            return self._list(o["json"])
         request = ClassifyRequest(
-            model=o["model"], pci_device_id=o["pci_device_id"], tpp=o["tpp"], die_area=o["die_area"],
+            model=o["model"], pci_device_id=o["pci_device_id"], tpp=o["tpp"],
+            hbm_bandwidth_density=o["hbm_bandwidth_density"], die_area=o["die_area"],
             io_bandwidth=o["io_bandwidth"], dram_bandwidth=o["dram_bandwidth"], datacenter=o["datacenter"],
             as_of=_date(o["as_of"]) if o["as_of"] else None, destination=o["destination"],
-            headquarters=o["headquarters"], ultimate_parent_hq=o["ultimate_parent_hq"],
+            headquarters=o["headquarters"], ultimate_parent_hq=o["ultimate_parent_hq"], movement=o["movement"],
         )
         try:
-            answer = classify_request(request, today=timezone.localdate())
+            answer = classify_request(request, today=timezone.localdate(), spell=cli_spelling)
         except ClassifyInputError as exc:
             raise CommandError(str(exc)) from None
         if o["json"]:
             self.stdout.write(json.dumps(answer, sort_keys=True))
             return
-        self.stdout.write(f"{answer.get('chip') or (answer.get('system') or {}).get('model') or 'spec'} as of {answer['as_of']}: "
-                          f"{answer['eccn'] or 'not 3A090'} {answer['paragraph'] or ''} ({answer['rule'] or 'no rule'})")
+        self._text(answer)
+
+    def _list(self, as_json: bool):
+        chips = [{"key": c.key, "vendor": c.vendor, "model": c.model, "aliases": list(c.aliases),
+                  "nvml_names": list(c.nvml_names)} for c in default_catalog()]
+        if as_json:
+            self.stdout.write(json.dumps(chips, sort_keys=True))
+            return
+        for c in chips:
+            self.stdout.write(f"{c['key']:<14} {c['vendor']} {c['model']}"
+                              + (f"  (also: {', '.join(c['aliases'])})" if c["aliases"] else ""))
+
+    def _text(self, answer: dict):
+        self.stdout.write(f"{answer.get('chip') or 'spec'} as of {answer['as_of']}: "
+                          f"ECCN {eccn_label(answer)} ({answer['rule'] or 'no rule'})")
         self.stdout.write(f"  TPP {answer['tpp']}, performance density {answer['performance_density']}")
-        for reason in answer.get("classification_reasons", []):  # a system: why 4A090 / .z
-            self.stdout.write(f"  * {reason}")
         for step in answer["explanation"]:
             self.stdout.write(f"  - {step['test']}: {step['value']} → {step['result']}  [{step['citation']}]")
-        if "license_required" in answer:
-            self.stdout.write(f"  licence to {answer['destination']}: "
-                              f"{'required' if answer['license_required'] else 'not required'}"
-                              f" ({answer['review_policy'] or '-'})")
-            for reason in answer["reasons"]:
-                self.stdout.write(f"    · {reason}")
-            for warning in answer["warnings"]:
-                self.stdout.write(f"    ! {warning}")
+        if "license_required" not in answer:
+            return
+        self.stdout.write(f"  licence to {answer['destination']}: {answer['headline']}")
+        for title, key, mark in (("reasons", "reasons", "·"), ("conditions", "conditions", "?"),
+                                 ("unconfirmed", "unconfirmed", "‼"), ("warnings", "warnings", "!")):
+            for line in answer[key]:
+                self.stdout.write(f"    {mark} {line}")
+        if answer["missing"]:
+            self.stdout.write(f"    missing: {', '.join(answer['missing'])}")
