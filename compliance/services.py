@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from chipwatch_agent.protocol import canonical_json, sha256_hex
 
+from compliance.attestation.selectors import attestation_as_of, attested_compute_share
 from inventory.models import Cluster, Gpu, Host, License, Observation
 
 from .core import InsufficientSpec, chip as catalog_chip, classify, score_cluster
@@ -284,6 +285,9 @@ def cluster_audit_report(*, cluster: Cluster, as_of: date) -> dict:
                 counts[match.chip.key] += 1
             else:
                 unidentified += 1
+    attested = attestation_as_of(gpu_uuids=[row["uuid"] for row in inventory], end=end)  # reported vs attested
+    for row in inventory:
+        row["attestation"] = attested.get(row["uuid"])
     family_of = families()
     family = family_of[cluster.operator_id]
     figures = cluster_figures(
@@ -308,6 +312,7 @@ def cluster_audit_report(*, cluster: Cluster, as_of: date) -> dict:
         "rule_in_force": figures["rule"],
         "inventory": sorted(inventory, key=lambda g: (g["host"], str(g["uuid"]))),
         "figures": figures,
+        "attested_compute": attested_compute_share(inventory=inventory, models=figures["models"]),
         "findings": findings,
         "evidence_observation_ids": sorted({g["observation_id"] for g in inventory}),
     }

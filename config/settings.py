@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "compliance.screening.apps.ScreeningConfig",
     "compliance.location",
     "compliance.compute",
+    "compliance.attestation",
 ]
 
 MIDDLEWARE = [

@@ -15,6 +15,7 @@ urlpatterns = [
     path("", include("compliance.web.urls")),
     path("api/v1/classify", ClassifyView.as_view(), name="classify"),
     path("api/v1/screening/match", ScreeningMatchView.as_view(), name="screening-match"),
+    path("api/v1/", include("compliance.attestation.api.urls")),
     path("api/v1/", include("inventory.api.urls")),
     path("api/v1/", include("compliance.api.urls")),
     path("", include("compliance.location.urls")),
