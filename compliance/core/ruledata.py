@@ -298,9 +298,20 @@ def load_rule_data(directory: Path | str = DATA_DIR) -> RuleData:
     return data
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML without implicit timestamps: dates stay text until ``_date`` parses them, so a bad date
+    is reported with its row instead of failing the whole file."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def _read(path: Path, kind: str) -> dict:
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506 - a SafeLoader
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise RuleDataError(f"{path.name}: cannot read: {exc}") from exc
     except RecursionError:

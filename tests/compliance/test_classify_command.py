@@ -47,12 +47,13 @@ def test_bare_figures_at_the_2022_threshold():
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--model", "NVIDIA H9000"], "no catalog chip or NVML name"),
+    (["--model", "NVIDIA H9000"], "no catalog chip or NVML name 'NVIDIA H9000'; did you mean"),
     (["--model", "h100-sxm", "--die-area", "800"], "only go with --tpp"),
     (["--tpp", "5000", "--as-of", "2024-01-01"], "unknown but needed"),
     (["--model", "h100-sxm", "--as-of", "2024-13-01"], "not a date"),
     (["--model", "h100-sxm", "--destination", "XX"], "not an ISO 3166-1"),
     (["--model", "h100-sxm", "--headquarters", "CN"], "need a --destination"),
+    (["--model", "h100-sxm", "--movement", "export_from_us"], "need a --destination"),
     (["--pci-device-id", "0xZZZZ"], "not a PCI id"),
     (["--tpp", "-5", "--io-bandwidth", "1"], "finite number"),
 ])
@@ -68,5 +69,22 @@ def test_the_api_gives_the_command_answer(admin_client):
     assert response.status_code == 200
     assert response.json() == classify_json("--model", "NVIDIA H800", "--as-of", "2024-06-01", "--destination", "CN")
     bad = admin_client.get("/api/v1/classify", {"model": "NVIDIA H800", "tpp": "5"})
-    assert bad.status_code == 400 and "exactly one of" in bad.json()["detail"]
+    assert bad.status_code == 400 and "exactly one of model" in bad.json()["detail"]
     assert admin_client.get("/api/v1/classify", {"as_of": "soon", "model": "x"}).status_code == 400
+
+
+def test_short_name_text_output_and_list():
+    out = StringIO()
+    call_command("classify", "--model", "H100", "--as-of", "2024-06-01", "--destination", "CN", stdout=out)
+    text = out.getvalue()
+    assert "ECCN 3A090.a (paragraph 3A090.a.1)" in text and "3A090.a 3A090.a.1" not in text
+    assert "licence to CN: licence required (presumption of denial)" in text
+    listing = StringIO()
+    call_command("classify", "--list", "--json", stdout=listing)
+    chips = {c["key"]: c for c in json.loads(listing.getvalue())}
+    assert "H100" in chips["h100-sxm"]["aliases"] and "mi308x" in chips
+
+
+def test_named_chip_without_figures_still_answers():
+    answer = classify_json("--model", "MI308X", "--as-of", "2025-06-01")
+    assert answer["eccn"] is None and answer["missing"] == ["tpp"]
