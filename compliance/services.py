@@ -18,7 +18,8 @@ from django.utils import timezone
 from chipwatch_agent.protocol import canonical_json, sha256_hex
 
 from compliance.attestation.selectors import attestation_as_of, attested_compute_share
-from inventory.models import Cluster, Gpu, Host, License, Observation
+from inventory.models import Cluster, Gpu, Host, License
+from inventory.selectors import full_identities_as_of
 
 from .core import InsufficientSpec, chip as catalog_chip, classify, score_cluster
 from .identify import identify
@@ -258,11 +259,9 @@ def cluster_audit_report(*, cluster: Cluster, as_of: date) -> dict:
     gives the same content.  Deliberately no "generated at" field.
     """
     end = timezone.make_aware(timezone.datetime.combine(as_of, timezone.datetime.max.time()))
-    hosts = list(cluster.hosts.order_by("hostname").only("id", "hostname"))
-    latest = {}
-    for obs in (Observation.objects.filter(host__in=hosts, full_identity=True, collected_at__lte=end)
-                .order_by("host_id", "-collected_at", "-id").only("id", "host_id", "collected_at", "payload")):
-        latest.setdefault(obs.host_id, obs)
+    # What the server had received by then, named as then reported (inventory.selectors.full_identities_as_of).
+    hosts = list(cluster.hosts.order_by("id").only("id"))
+    latest = full_identities_as_of(host_ids=[host.id for host in hosts], received_by=end)
     inventory, counts, unidentified = [], defaultdict(int), 0
     for host in hosts:
         obs = latest.get(host.id)
@@ -275,7 +274,7 @@ def cluster_audit_report(*, cluster: Cluster, as_of: date) -> dict:
             match = identify(pci_device_id=device_id >> 16 if device_id is not None else None, name=name)
             links = gpu.get("nvlinks") if isinstance(gpu.get("nvlinks"), list) else []
             inventory.append({
-                "host": host.hostname, "observation_id": obs.id, "collected_at": obs.collected_at.isoformat(),
+                "host": obs.payload["host"]["hostname"], "observation_id": obs.id, "collected_at": obs.collected_at.isoformat(),
                 "uuid": gpu["uuid"], "reported_name": name, "pci_device_id": device_id,
                 "active_nvlinks": sum(1 for link in links if link["state"] == "active"),
                 "catalog_model": match.chip.key if match.chip else None, "match_basis": match.basis,

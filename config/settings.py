@@ -147,7 +147,14 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = 120
 CELERY_TASK_TIME_LIMIT = 180
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600}
+# A stuck broker (SIGSTOP, a dead NAT entry) must cost an ingest request milliseconds, not a gunicorn timeout:
+# every Redis command and connect gives up after CHIPWATCH_BROKER_TIMEOUT_SECONDS, a publish is retried once at
+# once, and then ingest gives up on the enqueue (the sweeper re-enqueues the marked host; tests/security).
+CHIPWATCH_BROKER_TIMEOUT_SECONDS = float(os.environ.get("CHIPWATCH_BROKER_TIMEOUT_SECONDS", "0.5"))
+CELERY_BROKER_CONNECTION_TIMEOUT = CHIPWATCH_BROKER_TIMEOUT_SECONDS
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600, "socket_timeout": CHIPWATCH_BROKER_TIMEOUT_SECONDS,
+                                   "socket_connect_timeout": CHIPWATCH_BROKER_TIMEOUT_SECONDS}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0, "interval_max": 0}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "sweep-pending-evaluations": {"task": "compliance.tasks.sweep_pending_evaluations", "schedule": 60.0},
@@ -204,6 +211,15 @@ CHIPWATCH_CLOCK_SKEW_SECONDS = int(os.environ.get("CHIPWATCH_CLOCK_SKEW_SECONDS"
 # Failed logins / refused enrollment secrets per client address before 429, per window (config/limits.py).
 CHIPWATCH_LOGIN_FAILURE_LIMIT = int(os.environ.get("CHIPWATCH_LOGIN_FAILURE_LIMIT", "10"))
 CHIPWATCH_ENROLL_FAILURE_LIMIT = int(os.environ.get("CHIPWATCH_ENROLL_FAILURE_LIMIT", "20"))
+# Per-agent budgets (inventory/services/agent_limits.py): beyond them a report gets 429 with Retry-After.
+# 120 a minute drains a full default spool (10 000 reports) in under 90 minutes; 512 MiB a day is twice its bytes.
+CHIPWATCH_AGENT_REPORTS_PER_MINUTE = int(os.environ.get("CHIPWATCH_AGENT_REPORTS_PER_MINUTE", "120"))
+CHIPWATCH_AGENT_BYTES_PER_DAY = int(os.environ.get("CHIPWATCH_AGENT_BYTES_PER_DAY", str(512 * 1024 * 1024)))
+# A GPU row another host of the same operator family has not reported for this long may move to the host now
+# reporting it (a card moved); before that, or across tenants ever, it is a duplicate identity (inventory/services/gpu_rows.py).
+CHIPWATCH_GPU_RELEASE_AFTER_HOURS = float(os.environ.get("CHIPWATCH_GPU_RELEASE_AFTER_HOURS", "24"))
+# How far ahead of the last accepted one a sequence may jump, on top of the per-minute rate since it.
+CHIPWATCH_AGENT_SEQUENCE_SLACK = int(os.environ.get("CHIPWATCH_AGENT_SEQUENCE_SLACK", "100"))
 CHIPWATCH_FAILURE_WINDOW_SECONDS = int(os.environ.get("CHIPWATCH_FAILURE_WINDOW_SECONDS", "900"))
 
 LOGGING = {

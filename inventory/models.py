@@ -135,7 +135,10 @@ class Cluster(models.Model):
 class Host(models.Model):
     hostname = models.CharField(max_length=255)
     cluster = models.ForeignKey(Cluster, null=True, blank=True, on_delete=models.PROTECT, related_name="hosts")
-    machine_id = models.CharField(max_length=64, blank=True)
+    machine_id = models.CharField(max_length=64, blank=True,
+                                  help_text="Bound at enrollment; a report never changes it (docs/security.md)")
+    reported_machine_id = models.CharField(max_length=64, blank=True,
+                                           help_text="What the last report said; differing from machine_id is a finding")
     boot_id = models.CharField(max_length=64, blank=True)
     os = models.CharField(max_length=200, blank=True)
     kernel = models.CharField(max_length=200, blank=True)
@@ -164,7 +167,18 @@ class Host(models.Model):
 
 
 class Gpu(models.Model):
-    uuid = models.CharField(max_length=80, unique=True, help_text="NVML UUID, e.g. GPU-…")
+    class UuidStatus(models.TextChoices):
+        """Whether ``uuid`` is the GPU's NVML UUID, or a per-host key for a GPU the host reported
+        without a UUID it may hold (inventory.services.gpu_rows decides which)."""
+
+        REPORTED = "reported", "reported by this GPU's host"
+        UNREADABLE = "unreadable", "unreadable (NVML answered an error)"
+        HELD_ELSEWHERE = "held_elsewhere", "held by another host (duplicate identity)"
+
+    uuid = models.CharField(max_length=80, unique=True, help_text="NVML UUID, e.g. GPU-…, or a per-host key")
+    uuid_status = models.CharField(max_length=16, choices=UuidStatus.choices, default=UuidStatus.REPORTED)
+    reported_uuid = models.CharField(max_length=256, blank=True,
+                                     help_text="The UUID the host reported, when another host holds it")
     host = models.ForeignKey(Host, null=True, blank=True, on_delete=models.SET_NULL, related_name="gpus")
     index = models.PositiveSmallIntegerField(null=True, blank=True)
     name = models.CharField(max_length=128, blank=True, help_text="As NVML reports it")
@@ -251,13 +265,28 @@ class Agent(models.Model):
     enrolled_at = models.DateTimeField(auto_now_add=True)
     last_seen = models.DateTimeField(null=True, blank=True)
     last_sequence = models.BigIntegerField(default=-1)
-    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True, help_text="Final: a revoked key is never valid again")
+    # Per-agent budgets (CHIPWATCH_AGENT_*), counted on the agent row that ingest locks anyway.
+    budget_minute_start = models.DateTimeField(null=True, blank=True)
+    budget_minute_reports = models.PositiveIntegerField(default=0)
+    budget_day = models.DateField(null=True, blank=True)
+    budget_day_bytes = models.BigIntegerField(default=0)
 
     class Meta:
         ordering = ["-enrolled_at"]
+        constraints = [models.UniqueConstraint(fields=["host"], condition=Q(revoked_at__isnull=True),
+                                               name="agent_one_live_key_per_host")]
 
     def __str__(self):
         return f"agent {self.id} on {self.host}"
+
+    def save(self, *args, **kwargs):
+        update_fields = kwargs.get("update_fields")
+        touches_revocation = update_fields is None or "revoked_at" in update_fields
+        if touches_revocation and self.revoked_at is None and not self._state.adding and Agent.objects.filter(
+                pk=self.pk, revoked_at__isnull=False).exists():
+            raise ValidationError("a revoked agent key stays revoked: enroll a new key instead")
+        super().save(*args, **kwargs)
 
 
 class EnrollmentSecret(models.Model):

@@ -170,3 +170,19 @@ def cluster_license_status(cluster: Cluster, *, on: date) -> dict:
         state = "covered"
     return {"state": state, "valid": valid, "not_valid": [lic for lic in candidates if lic not in valid],
             "gpu_count": gpu_count, "authorised_quantity": authorised}
+
+
+# --- history as of a moment -------------------------------------------------------------
+
+
+def full_identities_as_of(*, host_ids, received_by) -> dict[int, Observation]:
+    """Host id → its last full-identity observation the server had received by ``received_by``.
+
+    Server time decides, never the agent's ``collected_at``: a report sent later, however
+    back-dated, was not received by then, so an audit as of a passed date never changes.
+    """
+    latest: dict[int, Observation] = {}
+    for obs in (Observation.objects.filter(host_id__in=host_ids, full_identity=True, received_at__lte=received_by)
+                .order_by("host_id", "-received_at", "-id").only("id", "host_id", "collected_at", "payload")):
+        latest.setdefault(obs.host_id, obs)
+    return latest

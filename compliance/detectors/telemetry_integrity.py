@@ -17,6 +17,8 @@ checks look for the traces such tampering leaves, within CHIPWATCH_DETECTOR_LOOK
 * versions that contradict each other: NVML's version string embeds the driver's
   ("12.550.54.15" belongs to driver "550.54.15"), so any other pair is not what one driver
   answered;
+* identities that are not what the host enrolled as: a reported machine id other than the one
+  bound at enrollment, and GPUs whose UUID NVML answered with an error (counted, never absent);
 * an abrupt change of hardware: every GPU UUID replaced between the host's last two full
   identities with the same boot id.  Swapping SXM GPUs needs the machine powered off, so
   a new identity without a reboot is another machine's (or no machine's) report.
@@ -33,9 +35,10 @@ catalog model.  Versions: the observation that reported them.  Hardware swap: bo
 observations, both boot ids and UUID sets.
 
 Severity.  High for signature failures, reused report ids, an agent id that is not the
-signer's, and a hardware swap without a reboot; medium for replays (sequence regression),
-revoked keys, refused fake-NVML reports, clock skew, impossible values and contradictory
-versions.
+signer's, a sequence jump, a fake backend claiming hardware, a machine id other than the
+enrolled one, and a hardware swap without a reboot; medium for replays (sequence regression),
+revoked keys, refused fake-NVML reports, reports over the agent's budget, clock skew,
+impossible values, contradictory versions and unreadable GPU UUIDs.
 """
 from __future__ import annotations
 
@@ -46,7 +49,7 @@ from django.conf import settings
 from django.db.models import Case, Count, ExpressionWrapper, F, FloatField, Max, Min, Q, Value, When
 from django.db.models.functions import Abs, Coalesce, Concat
 
-from inventory.models import GpuSample, Host, IngestRejection, Observation
+from inventory.models import Gpu, GpuSample, Host, IngestRejection, Observation
 
 from ..core.catalog import default_catalog
 from ..findings import FindingSpec
@@ -57,6 +60,8 @@ KIND_CLOCK_SKEW = "telemetry_integrity.clock_skew"
 KIND_IMPOSSIBLE = "telemetry_integrity.impossible_values"
 KIND_VERSIONS = "telemetry_integrity.version_mismatch"
 KIND_HARDWARE_SWAP = "telemetry_integrity.hardware_swap"
+KIND_MACHINE_ID = "telemetry_integrity.machine_id_mismatch"
+KIND_UNREADABLE_UUID = "telemetry_integrity.unreadable_uuid"
 CITATION = ("15 CFR part 732 Supp. No. 3 (red flags); BIS diversion guidance of May 13 2025; "
             "Chip Security Act (S.1705/H.R.3447, proposed) on spoofed or manipulated reports")
 
@@ -70,13 +75,20 @@ REFUSAL_SEVERITY = {
     "synthetic_rejected": Severity.MEDIUM,
     # A signed report with a value no real part produces (e.g. a 2^40 °C temperature) that PostgreSQL cannot store.
     "unstorable_value": Severity.MEDIUM,
+    # A sequence further ahead than the agent could have counted: a stolen key locking the real agent out.
+    "sequence_jump": Severity.HIGH,
+    # agent.backend "fake" with synthetic false (or the reverse): a fake NVML passed off as hardware.
+    "synthetic_mismatch": Severity.HIGH,
+    # More reports or bytes than the per-agent budget (CHIPWATCH_AGENT_*): flooding append-only history.
+    "budget_exceeded": Severity.MEDIUM,
 }
 
 
 def detect(*, host_ids: list[int] | None) -> Iterable[FindingSpec]:
     since = lookback_start()
     findings = [*_refused(host_ids, since), *_clock_skew(host_ids, since), *_impossible_values(host_ids, since),
-                *_version_mismatch(host_ids), *_hardware_swap(host_ids)]
+                *_version_mismatch(host_ids), *_hardware_swap(host_ids), *_machine_id_mismatch(host_ids),
+                *_unreadable_uuids(host_ids)]
     places = host_places(spec["host_id"] for spec in findings)
     for spec in findings:
         place = places[spec.pop("host_id")]
@@ -188,3 +200,32 @@ def _hardware_swap(host_ids) -> Iterable[dict]:
                    observation_ids=change.observation_ids,
                    figures={"boot_id": change.latest_boot_id, "previous_uuids": sorted(change.previous_uuids),
                             "latest_uuids": sorted(change.latest_uuids)})
+
+
+def _machine_id_mismatch(host_ids) -> Iterable[dict]:
+    """The reported machine id differs from the one bound at enrollment (ingest never rewrites it)."""
+    mismatched = (in_scope(Host.objects.exclude(machine_id="").exclude(reported_machine_id=""), host_ids, "id")
+                  .exclude(reported_machine_id=F("machine_id"))
+                  .values("id", "machine_id", "reported_machine_id", "last_observation_id"))
+    for host in mismatched:
+        host_id = host["id"]
+        yield dict(kind=KIND_MACHINE_ID, severity=Severity.HIGH, subject_id=host_id, host_id=host_id,
+                   dedup_key=f"{KIND_MACHINE_ID}:host{host_id}",
+                   title="The agent reports another machine id than the one this host enrolled with",
+                   observation_ids=(host["last_observation_id"],) if host["last_observation_id"] else (),
+                   figures={"enrolled_machine_id": host["machine_id"],
+                            "reported_machine_id": host["reported_machine_id"]})
+
+
+def _unreadable_uuids(host_ids) -> Iterable[dict]:
+    """GPUs on the host whose UUID NVML could not read: counted (by reported model, else as
+    unidentified), but no identity check, declaration or clone detection can use them."""
+    unreadable = (in_scope(Gpu.objects.filter(uuid_status=Gpu.UuidStatus.UNREADABLE, host__isnull=False), host_ids)
+                  .values("host_id").annotate(count=Count("id"), last_id=Max("last_observation_id")))
+    for row in unreadable:
+        host_id = row["host_id"]
+        yield dict(kind=KIND_UNREADABLE_UUID, severity=Severity.MEDIUM, subject_id=host_id, host_id=host_id,
+                   dedup_key=f"{KIND_UNREADABLE_UUID}:host{host_id}",
+                   title=f"{row['count']} GPU(s) reported without a readable UUID",
+                   observation_ids=(row["last_id"],) if row["last_id"] else (),
+                   figures={"gpus_without_uuid": row["count"]})

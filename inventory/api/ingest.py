@@ -19,7 +19,10 @@ from ..services import enrollment, ingest
 
 
 def _error(error: ingest.IngestError) -> Response:
-    return Response({"error": error.code, "detail": error.detail}, status=error.status)
+    response = Response({"error": error.code, "detail": error.detail}, status=error.status)
+    if error.retry_after is not None:
+        response["Retry-After"] = str(error.retry_after)
+    return response
 
 
 class EnrollSerializer(serializers.Serializer):

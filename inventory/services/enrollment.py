@@ -10,7 +10,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..models import Agent, EnrollmentSecret, Host
-from .ingest import IngestError
+from .errors import IngestError
+from .ingest import enqueue_evaluation
 
 
 def _secret_hash(secret: str) -> str:
@@ -30,7 +31,12 @@ def enrollment_secret_create(*, label: str, cluster=None, max_uses: int | None =
 def agent_enroll(*, secret: str, public_key: str, hostname: str, machine_id: str = "") -> Agent:
     """Register an agent's public key against a valid enrollment secret.
 
-    The host is found by machine id (a re-installed agent keeps its host) or created.
+    A host belongs to the cluster of the secret that enrolled it.  A re-installed agent keeps
+    its host: same machine id in the secret's cluster (for a secret without a cluster, a host
+    that secret enrolled).  The host then has one live key: re-enrolling retires the old one.
+    A machine id bound to a host anywhere else (another cluster or tenant, e.g. a cloned
+    /etc/machine-id) is never attached to: the agent gets a new host, and the new host is
+    evaluated at once so ``duplicate_identity`` raises the shared machine id.
     """
     try:
         if len(base64.b64decode(public_key, validate=True)) != 32:
@@ -54,16 +60,36 @@ def agent_enroll(*, secret: str, public_key: str, hostname: str, machine_id: str
             raise IngestError(403, "secret_used_up", "enrollment secret has no uses left")
         if Agent.objects.filter(public_key=public_key).exists():
             raise IngestError(409, "key_already_enrolled", "this public key is already enrolled")
-        host = Host.objects.filter(machine_id=machine_id).first() if machine_id else None
+        host = _host_to_reattach(enrollment, machine_id)
         if host is None:
-            host = Host.objects.create(hostname=hostname, machine_id=machine_id, cluster=enrollment.cluster)
+            bound_elsewhere = bool(machine_id) and Host.objects.filter(machine_id=machine_id).exists()
+            host = Host.objects.create(hostname=hostname, machine_id=machine_id, cluster=enrollment.cluster,
+                                       needs_evaluation=now if bound_elsewhere else None)
+            if bound_elsewhere:
+                transaction.on_commit(lambda: enqueue_evaluation(host.pk))
+        else:
+            # One live key per host (a constraint holds it): the re-enrolled agent's old key is retired.
+            Agent.objects.select_for_update().filter(host=host, revoked_at__isnull=True).update(revoked_at=now)
         enrollment.uses += 1
         enrollment.save(update_fields=["uses"])
         return Agent.objects.create(host=host, public_key=public_key, enrollment_secret=enrollment)
 
 
+def _host_to_reattach(enrollment: EnrollmentSecret, machine_id: str) -> Host | None:
+    """The host a re-installed agent returns to: never one outside the secret's cluster."""
+    if not machine_id:
+        return None
+    hosts = Host.objects.select_for_update().filter(machine_id=machine_id)
+    if enrollment.cluster_id is not None:
+        hosts = hosts.filter(cluster_id=enrollment.cluster_id)
+    else:
+        hosts = hosts.filter(cluster__isnull=True, agents__enrollment_secret=enrollment)
+    return hosts.order_by("id").first()
+
+
 def agent_revoke(*, agent: Agent) -> Agent:
-    """Revoke an agent's key: its next report is refused with 403."""
+    """Revoke an agent's key: its next report is refused with 403, for good (Agent.save refuses
+    clearing ``revoked_at``; re-enrolling the host with a new key is the way back)."""
     if agent.revoked_at is None:
         agent.revoked_at = timezone.now()
         agent.save(update_fields=["revoked_at"])

@@ -26,17 +26,12 @@ from ..models import (
     NvLink,
     Observation,
 )
+from .agent_limits import BUDGET_FIELDS, budget_spend, sequence_check
+from .errors import IngestError
+from .gpu_rows import gpu_rows_plan, telemetry_rows
 
 
 log = logging.getLogger(__name__)
-
-
-class IngestError(Exception):
-    """A refused report or enrollment: HTTP status, a stable code, and what is wrong."""
-
-    def __init__(self, status: int, code: str, detail, *, record: bool = False):
-        super().__init__(f"{status} {code}: {detail}")
-        self.status, self.code, self.detail, self.record = status, code, detail, record
 
 
 @dataclass
@@ -133,7 +128,7 @@ def report_ingest(*, agent_id: str, signature: str, body: bytes, received_at: da
     sha = protocol.sha256_hex(canonical)
     try:
         try:
-            return _ingest_verified(report, sha, agent_id, signature, received_at)
+            return _ingest_verified(report, sha, agent_id, signature, received_at, len(body))
         except IntegrityError:
             # Another agent's report already holds this report_id (a concurrent insert lost the race).
             raise IngestError(409, "report_conflict", "a different report with this report_id is already stored",
@@ -157,7 +152,8 @@ def _as_uuid(value: str):
         return None
 
 
-def _ingest_verified(report: dict, sha: str, agent_id: str, signature: str, received_at: datetime) -> IngestResult:
+def _ingest_verified(report: dict, sha: str, agent_id: str, signature: str, received_at: datetime,
+                     size: int) -> IngestResult:
     if report["agent_id"] != agent_id:
         raise IngestError(401, "agent_mismatch", "the report's agent_id differs from the authenticating agent",
                           record=True)
@@ -176,17 +172,17 @@ def _ingest_verified(report: dict, sha: str, agent_id: str, signature: str, rece
         if report["synthetic"] and not settings.CHIPWATCH_ACCEPT_SYNTHETIC:
             raise IngestError(403, "synthetic_rejected", "reports from a fake NVML backend are not accepted here",
                               record=True)
+        if (report["agent"]["backend"] == "fake") != report["synthetic"]:
+            raise IngestError(400, "synthetic_mismatch", f"agent.backend {report['agent']['backend']!r} contradicts "
+                              f"synthetic {str(report['synthetic']).lower()}", record=True)
         existing = Observation.objects.filter(report_id=report["report_id"]).only("id", "payload_sha256").first()
         if existing is not None:
             if existing.payload_sha256 == sha or _same_report_but_identity(existing, report):
                 return IngestResult("duplicate", existing.id, report["report_id"], http_status=200)
             raise IngestError(409, "report_conflict", "a different report with this report_id is already stored",
                               record=True)
-        if report["sequence"] <= agent.last_sequence:
-            raise IngestError(
-                409, "sequence_regression",
-                f"sequence {report['sequence']} is not after the last accepted {agent.last_sequence}", record=True,
-            )
+        sequence_check(agent=agent, sequence=report["sequence"], now=received_at)
+        budget_spend(agent=agent, size=size, now=received_at)
         host = agent.host
         # An evaluation already pending will read this report's state too: enqueue only when
         # none is (the mark's compare-and-clear and the sweeper cover every interleaving).
@@ -225,9 +221,9 @@ def _ingest_verified(report: dict, sha: str, agent_id: str, signature: str, rece
         _samples_store(host, report["telemetry"]["gpus"], observation, collected_at, received_at, gpu_ids)
         agent.last_sequence = report["sequence"]
         agent.last_seen = received_at
-        agent.save(update_fields=["last_sequence", "last_seen"])
+        agent.save(update_fields=["last_sequence", "last_seen", *BUDGET_FIELDS])
         if not evaluation_pending:
-            transaction.on_commit(lambda: _enqueue_evaluation(host.pk))
+            transaction.on_commit(lambda: enqueue_evaluation(host.pk))
     warnings = []
     if abs(observation.clock_skew_seconds) > settings.CHIPWATCH_CLOCK_SKEW_SECONDS:
         warnings.append(f"collected_at is {observation.clock_skew_seconds:+.0f} s from the server clock")
@@ -242,7 +238,7 @@ def _same_report_but_identity(existing: Observation, report: dict) -> bool:
     return protocol.canonical_json(stored) == protocol.canonical_json(without_identity)
 
 
-def _enqueue_evaluation(host_id: int) -> None:
+def enqueue_evaluation(host_id: int) -> None:
     """Runs after the report committed: nothing here may undo or fail the acknowledged report."""
     from compliance.tasks import evaluate_host
     from kombu.exceptions import OperationalError
@@ -256,7 +252,7 @@ def _enqueue_evaluation(host_id: int) -> None:
 
 
 _HOST_REPORTED_FIELDS = (
-    "hostname", "machine_id", "boot_id", "os", "kernel", "driver_version", "nvml_version", "cuda_driver_version",
+    "hostname", "reported_machine_id", "boot_id", "os", "kernel", "driver_version", "nvml_version", "cuda_driver_version",
     "nvml_ok", "nvml_error", "identity_sha256", "first_seen", "last_seen", "last_observation", "needs_evaluation",
 )
 
@@ -265,9 +261,12 @@ def _host_apply(host: Host, report: dict, observation: Observation, now: datetim
     facts = report["host"]
     status = report["nvml_status"]
     host.hostname = facts["hostname"]
-    for name in ("machine_id", "boot_id", "os", "kernel", "driver_version", "nvml_version"):
+    # machine_id stays what enrollment bound; the reported one is evidence (telemetry_integrity).
+    for name, field_name in (("machine_id", "reported_machine_id"), ("boot_id", "boot_id"), ("os", "os"),
+                             ("kernel", "kernel"), ("driver_version", "driver_version"),
+                             ("nvml_version", "nvml_version")):
         value = _value(facts.get(name))
-        setattr(host, name, (value or "")[: Host._meta.get_field(name).max_length])
+        setattr(host, field_name, (value or "")[: Host._meta.get_field(field_name).max_length])
     host.cuda_driver_version = _value(facts.get("cuda_driver_version"))
     host.nvml_ok = status["ok"]
     host.nvml_error = "" if status["ok"] else f"{status.get('error', '')}: {status.get('message', '')}"[:256]
@@ -285,7 +284,7 @@ _GPU_FIELDS = (
     "pci_vendor_id", "pci_subsystem_id", "board_part_number", "vbios_version", "memory_total_bytes", "num_cores",
     "max_sm_clock_mhz", "max_mem_clock_mhz", "power_limit_default_mw", "power_limit_max_mw", "mig_mode",
     "active_nvlinks", "nvlink_version", "fabric_cluster_uuid", "fabric_clique_id", "identity", "last_seen",
-    "last_observation",
+    "last_observation", "uuid_status", "reported_uuid",
 )
 
 
@@ -330,51 +329,58 @@ def _gpu_facts(host: Host, section: dict, observation: Observation, now: datetim
 
 
 def _identity_apply(host: Host, sections: list[dict], observation: Observation, now: datetime) -> dict[str, int]:
-    """Upsert the reported GPUs and their links, touching only what changed; returns uuid → GPU id.
+    """Upsert this host's GPU rows and their links, touching only what changed; returns the
+    reported UUID → GPU id map for the telemetry.
 
+    Which row each section may write is ``gpu_rows_plan``'s decision: never another host's.
     A full identity equal to the stored one (the usual case: restarts and the daily
     full report) costs one UPDATE of last_seen; a changed GPU is rewritten with its links.
     """
-    by_uuid = {s["uuid"]: s for s in sections if isinstance(s["uuid"], str)}
-    existing = {g.uuid: g for g in Gpu.objects.filter(uuid__in=by_uuid)}
-    new, changed = [], []
-    for gpu_uuid, section in by_uuid.items():
-        gpu = existing.get(gpu_uuid)
+    plan = gpu_rows_plan(host=host, sections=sections, now=now)
+    new, changed, unchanged = [], [], []
+    for row in plan:
+        facts = dict(_gpu_facts(host, row.section, observation, now), uuid_status=row.status,
+                     reported_uuid=row.reported_uuid[:256])
+        if row.status == Gpu.UuidStatus.HELD_ELSEWHERE:
+            # A contested identity joins no NVLink fabric (aggregation): its raw section stays in `identity`.
+            facts.update(fabric_cluster_uuid="", fabric_clique_id=None)
+        gpu = row.existing
         if gpu is None:
-            new.append(Gpu(uuid=gpu_uuid, first_seen=now, **_gpu_facts(host, section, observation, now)))
-        elif gpu.identity != section or gpu.host_id != host.pk:
-            for name, value in _gpu_facts(host, section, observation, now).items():
+            new.append(Gpu(uuid=row.key, first_seen=now, **facts))
+        elif gpu.identity != row.section or gpu.host_id != host.pk or gpu.uuid_status != row.status:
+            for name, value in facts.items():
                 setattr(gpu, name, value)
             changed.append(gpu)
+        else:
+            unchanged.append(gpu.pk)
     Gpu.objects.bulk_create(new)
     for gpu in changed:
         gpu.save(update_fields=_GPU_FIELDS)
-    unchanged = set(existing) - {g.uuid for g in changed}
     if unchanged:
-        Gpu.objects.filter(uuid__in=unchanged).update(last_seen=now, last_observation=observation)
+        Gpu.objects.filter(pk__in=unchanged, host=host).update(last_seen=now, last_observation=observation)
     # GPUs this host no longer reports are no longer on it (their history stays).
-    Gpu.objects.filter(host=host).exclude(uuid__in=by_uuid).update(host=None)
+    Gpu.objects.filter(host=host).exclude(uuid__in=[row.key for row in plan]).update(host=None)
 
-    gpu_ids = {g.uuid: g.pk for g in [*existing.values(), *new]}
-    rewritten = {g.uuid: g for g in new + changed}
-    if not rewritten:
-        return gpu_ids
-    NvLink.objects.filter(gpu__in=changed).delete()
-    NvLink.objects.bulk_create(
-        NvLink(
-            gpu=gpu,
-            link_index=link["link"],
-            state=link["state"],
-            version=_value(link.get("version")),
-            speed_mbps=_value(link.get("speed_mbps")),
-            remote_device_type=_value(link.get("remote_device_type")) or "",
-            remote_pci_bus_id=(_value(link.get("remote_pci_bus_id")) or "")[:32],
-            last_observation=observation,
+    ids = {row.key: row.existing.pk for row in plan if row.existing is not None} | {g.uuid: g.pk for g in new}
+    rewritten = new + changed
+    if rewritten:
+        NvLink.objects.filter(gpu__in=changed).delete()
+        sections = {row.key: row.section for row in plan}
+        NvLink.objects.bulk_create(
+            NvLink(
+                gpu=gpu,
+                link_index=link["link"],
+                state=link["state"],
+                version=_value(link.get("version")),
+                speed_mbps=_value(link.get("speed_mbps")),
+                remote_device_type=_value(link.get("remote_device_type")) or "",
+                remote_pci_bus_id=(_value(link.get("remote_pci_bus_id")) or "")[:32],
+                last_observation=observation,
+            )
+            for gpu in rewritten
+            for link in _links(sections[gpu.uuid])
         )
-        for gpu_uuid, gpu in rewritten.items()
-        for link in _links(by_uuid[gpu_uuid])
-    )
-    return gpu_ids
+    return telemetry_rows(host=host, plan=plan, ids=ids)
 
 
 def _links(section: dict) -> list[dict]:
@@ -384,16 +390,14 @@ def _links(section: dict) -> list[dict]:
 
 def _samples_store(host: Host, telemetry: list[dict], observation: Observation, collected_at, now,
                    gpu_ids: dict[str, int] | None) -> None:
-    """Per-GPU telemetry rows; `gpu_ids` comes from the identity just applied, else one lookup (lean report)."""
-    if gpu_ids is None:
-        uuids = [t["uuid"] for t in telemetry if isinstance(t["uuid"], str)]
-        gpu_ids = dict(Gpu.objects.filter(uuid__in=uuids).values_list("uuid", "id"))
-    gpus = gpu_ids
+    """Per-GPU telemetry rows, only for this host's GPUs: `gpu_ids` comes from the identity just
+    applied, else from this host's rows (lean report)."""
+    gpus = gpu_ids if gpu_ids is not None else telemetry_rows(host=host, plan=None)
     samples = []
     for t in telemetry:
         gpu_id = gpus.get(t["uuid"]) if isinstance(t["uuid"], str) else None
         if gpu_id is None:
-            continue  # telemetry for a GPU whose identity was never reported: kept in the raw payload only
+            continue  # not a GPU of this host's identity (or unreadable): kept in the raw payload only
         clocks, util = t.get("clocks_mhz", {}), t.get("utilization_pct", {})
         samples.append(GpuSample(
             observation=observation, gpu_id=gpu_id, host=host, collected_at=collected_at,
@@ -403,4 +407,4 @@ def _samples_store(host: Host, telemetry: list[dict], observation: Observation, 
         ))
     GpuSample.objects.bulk_create(samples)
     if observation.full_identity is False:
-        Gpu.objects.filter(pk__in=gpus.values()).update(last_seen=now)
+        Gpu.objects.filter(pk__in=gpus.values(), host=host).update(last_seen=now)

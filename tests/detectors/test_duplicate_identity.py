@@ -2,8 +2,9 @@
 import pytest
 
 from compliance.models import Finding
+from inventory.models import Gpu
 
-from .conftest import answer, findings, uuids_of
+from .conftest import answer, days_ago, findings, uuids_of
 
 pytestmark = pytest.mark.django_db
 
@@ -25,22 +26,35 @@ def test_uuids_reported_from_two_sites_at_once_are_critical(fleet, two_sites):
     [finding] = findings("duplicate_identity.uuid")
     assert finding.severity == Finding.Severity.CRITICAL
     assert finding.subject_id == clone.host.id and finding.cluster_id == my.id
-    assert set(finding.evidence["observation_ids"]) == {cloned, again}
-    assert first not in finding.evidence["observation_ids"]  # the span's last report per host is the evidence
+    # Each evaluation adds the last report of each host naming the GPUs: the clone's, and the holder's then.
+    assert set(finding.evidence["observation_ids"]) == {first, cloned, again}
     figures = finding.evidence["figures"]
     assert figures["gpu_uuids"] == sorted(uuids_of(snapshot))
     assert {h["site_id"] for h in figures["hosts"]} == {sg.site_id, my.site_id}
 
 
 def test_a_move_is_not_a_clone(fleet, two_sites):
+    """The old host silent for longer than CHIPWATCH_GPU_RELEASE_AFTER_HOURS: the GPUs moved (relocation judges it)."""
     sg, my = two_sites
     old, new = fleet.node(sg, "gpu-old"), fleet.node(my, "gpu-new")
     snapshot = old.profile("hgx-h100")
-    old.report(snapshot)
-    old.report(snapshot)
+    old.report(snapshot, when=days_ago(3))
+    old.report(snapshot, when=days_ago(2))
     new.report(snapshot)
     new.report(snapshot)
     assert findings("duplicate_identity.uuid") == []
+    assert set(Gpu.objects.filter(uuid__in=uuids_of(snapshot)).values_list("host_id", flat=True)) == {new.host.id}
+
+
+def test_a_uuid_another_host_holds_is_not_moved(fleet, two_sites):
+    sg, my = two_sites
+    licensed, clone = fleet.node(sg, "gpu-licensed"), fleet.node(my, "gpu-clone")
+    snapshot = licensed.profile("hgx-h100")
+    licensed.report(snapshot)
+    clone.report(snapshot)
+    assert set(Gpu.objects.filter(uuid__in=uuids_of(snapshot)).values_list("host_id", flat=True)) == {
+        licensed.host.id}
+    assert set(Gpu.objects.filter(host=clone.host).values_list("reported_uuid", flat=True)) == set(uuids_of(snapshot))
 
 
 def test_serial_shared_across_hosts_is_high(fleet, sg_cluster):

@@ -213,19 +213,36 @@ def test_clock_skew_is_accepted_with_a_warning(client, agent):
     assert Observation.objects.get().clock_skew_seconds > 0
 
 
-def test_gpu_moving_hosts_updates_current_host_and_keeps_history(client, agent, cluster):
+def test_gpu_moving_hosts_of_one_operator_moves_once_the_old_host_released_it(client, agent, cluster):
+    """A GPU another host still holds is never taken over (duplicate identity); once its old host's
+    full report no longer lists it, a host of the same operator takes the row, history kept."""
     from inventory.services.enrollment import agent_enroll, enrollment_secret_create
 
     agent_obj, key = agent
-    assert signed_post(client, minimal_report(str(agent_obj.id), gpus=1), key).status_code == 201
+    assert signed_post(client, minimal_report(str(agent_obj.id), sequence=1, gpus=1), key).status_code == 201
     _, secret = enrollment_secret_create(label="second", cluster=cluster)
     key2 = Ed25519PrivateKey.generate()
     agent2 = agent_enroll(secret=secret, public_key=protocol.public_key_b64(key2), hostname="gpu-node-02",
-                                   machine_id="c" * 32)
-    moved = minimal_report(str(agent2.id), gpus=1)
-    moved["host"] = dict(moved["host"], hostname="gpu-node-02", machine_id="c" * 32)
-    assert signed_post(client, moved, key2).status_code == 201
-    gpu = Gpu.objects.get()
+                          machine_id="c" * 32)
+
+    def report_from_second_host(sequence):
+        moved = minimal_report(str(agent2.id), sequence=sequence, gpus=1)
+        moved["host"] = dict(moved["host"], hostname="gpu-node-02", machine_id="c" * 32)
+        return moved
+
+    assert signed_post(client, report_from_second_host(1), key2).status_code == 201
+    gpu = Gpu.objects.get(uuid="GPU-00000000-0000-4000-8000-000000000000")
+    assert gpu.host_id == agent_obj.host_id, "a GPU another host holds is not moved"
+    stand_in = Gpu.objects.get(host_id=agent2.host_id)
+    assert stand_in.uuid_status == Gpu.UuidStatus.HELD_ELSEWHERE and stand_in.reported_uuid == gpu.uuid
+
+    released = minimal_report(str(agent_obj.id), sequence=2, gpus=2)
+    released["identity"]["gpus"] = released["identity"]["gpus"][1:]
+    released["telemetry"]["gpus"] = released["telemetry"]["gpus"][1:]
+    released["identity_sha256"] = protocol.identity_sha256(released["identity"])
+    assert signed_post(client, released, key).status_code == 201
+    assert signed_post(client, report_from_second_host(2), key2).status_code == 201
+    gpu.refresh_from_db()
     assert gpu.host_id == agent2.host_id
     assert set(GpuSample.objects.filter(gpu=gpu).values_list("host_id", flat=True)) == {agent_obj.host_id,
                                                                                           agent2.host_id}
