@@ -32,6 +32,7 @@ class Agent:
         self.policy = IdentityPolicy()
         self.backoff = backoff or Backoff(config.backoff_base_seconds, config.backoff_cap_seconds)
         self.retry_at = 0.0
+        self.cc_mode = False  # the last collection saw GPUs in confidential-computing mode (they can attest)
         self.spool = Spool(paths.spool, config.spool_max_files, config.spool_max_bytes)
         self.state = AgentState.load(paths.state)
         # Even with a lost state file, never reuse a sequence that is still spooled.
@@ -52,8 +53,11 @@ class Agent:
 
     def collect_and_spool(self) -> Optional[dict]:
         """One report into the spool; returns it, or None when the spool could not take it."""
+        if self.cc_mode and not self.state.attestation_nonce:
+            self._ask_for_attestation_nonce()
         nonce = bytes.fromhex(self.state.attestation_nonce) if self.state.attestation_nonce else None
         collection = self.collector.collect(nonce)
+        self.cc_mode = _in_cc_mode(collection)
         sequence = self.state.next_sequence
         self.state.next_sequence += 1
         self._save_state()
@@ -75,6 +79,15 @@ class Agent:
         self.state.dropped_total += dropped
         self._save_state()
         return report
+
+    def _ask_for_attestation_nonce(self) -> None:
+        """Once per attestation interval, ask the server for a nonce this report's evidence answers."""
+        last = self.state.attestation_requested_at
+        due = last is None or self.clock() - last >= self.config.attestation_interval_seconds
+        if self.state.attestation_nonce or not due:
+            return
+        self.state.attestation_requested_at = self.clock()
+        self.state.attestation_nonce = self.sender.request_attestation_nonce(rfc3339(self.clock()))
 
     # -- deliver --------------------------------------------------------------
 
@@ -156,3 +169,9 @@ class Agent:
         finally:
             self.collector.close()
             self._save_state()
+
+
+def _in_cc_mode(collection: dict) -> bool:
+    """Whether the GPUs can sign evidence: NVML reports confidential computing on (ccFeature 1)."""
+    return any(isinstance(gpu.get("confidential_compute"), dict) and gpu["confidential_compute"].get("cc_feature") == 1
+               for gpu in collection["identity"]["gpus"])

@@ -72,6 +72,8 @@ class Config:
     backoff_base_seconds: float = 2.0
     backoff_cap_seconds: float = 600.0
     request_timeout_seconds: float = 30.0
+    # How often to ask the server for a nonce the GPUs sign (CC-mode attestation); NVIDIA's fleet agent: 24 h.
+    attestation_interval_seconds: float = 86400.0
     # "HOST:PORT" of location-verification landmarks the agent dials out to (works through NAT).
     landmarks: List[str] = field(default_factory=list)
 
@@ -96,7 +98,7 @@ class Config:
             raise ConfigError(f"config {path}: unknown setting(s) {', '.join(unknown)}")
         config = cls(**raw)
         for name in ("interval_seconds", "spool_max_files", "spool_max_bytes", "backoff_base_seconds",
-                     "backoff_cap_seconds", "request_timeout_seconds"):
+                     "backoff_cap_seconds", "request_timeout_seconds", "attestation_interval_seconds"):
             value = getattr(config, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
                 raise ConfigError(f"config {path}: {name} must be a positive number, not {value!r}")
@@ -149,6 +151,7 @@ class AgentState:
     unauthorized: bool = False
     spool_error: Optional[str] = None
     attestation_nonce: Optional[str] = None
+    attestation_requested_at: Optional[float] = None  # agent clock, seconds
 
     @property
     def dropped_unacknowledged(self) -> int:

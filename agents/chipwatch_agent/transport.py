@@ -47,12 +47,7 @@ class Answer:
 
 def classify(status: int, text: str) -> Answer:
     """The verdict for one HTTP answer to a report POST."""
-    try:
-        body = json.loads(text) if text else {}
-    except ValueError:
-        body = {}
-    if not isinstance(body, dict):
-        body = {}
+    body = _json_object(text)
     detail = text[:512]
     if status in (200, 201):
         if body.get("status") in ("stored", "duplicate"):
@@ -73,6 +68,7 @@ class Sender:
     def __init__(self, server_url: str, agent_id: str, private_key, timeout_s: float = 30.0,
                  session: Optional[requests.Session] = None):
         self.url = server_url.rstrip("/") + "/api/v1/reports"
+        self.nonce_url = server_url.rstrip("/") + "/api/v1/attestation/nonces"
         self.agent_id = agent_id
         self.private_key = private_key
         self.timeout_s = timeout_s
@@ -93,6 +89,29 @@ class Sender:
         except requests.RequestException as exc:
             return Answer(Verdict.RETRY, 0, f"{type(exc).__name__}: {exc}"[:512])
         return classify(response.status_code, response.text)
+
+    def request_attestation_nonce(self, requested_at: str) -> Optional[str]:
+        """A fresh server nonce for the GPUs to sign (docs/attestation.md), or None when the server gave none."""
+        body = {"agent_id": self.agent_id, "requested_at": requested_at}
+        headers = {"Content-Type": "application/json", "User-Agent": f"chipwatch-agent/{__version__}",
+                   protocol.AGENT_ID_HEADER: self.agent_id,
+                   protocol.SIGNATURE_HEADER: protocol.sign(self.private_key, body)}
+        try:
+            response = self.session.post(self.nonce_url, data=protocol.canonical_json(body), headers=headers,
+                                         timeout=self.timeout_s, allow_redirects=False)
+        except requests.RequestException:
+            return None
+        if response.status_code != 201:
+            return None
+        return Answer(Verdict.ACKNOWLEDGED, response.status_code, body=_json_object(response.text)).attestation_nonce
+
+
+def _json_object(text: str) -> dict:
+    try:
+        body = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
 
 
 class Backoff:
