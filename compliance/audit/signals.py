@@ -35,7 +35,9 @@ AUDITED = (
     Audited("inventory.Declaration"),
     Audited("inventory.License"),
     Audited("inventory.Transfer"),
-    Audited("inventory.Agent", routine_fields=frozenset({"last_seen", "last_sequence"})),
+    # Every report moves the agent's sequence, last_seen and budget counters (inventory.services.agent_limits).
+    Audited("inventory.Agent", routine_fields=frozenset({"last_seen", "last_sequence", "budget_minute_start",
+                                                         "budget_minute_reports", "budget_day", "budget_day_bytes"})),
     Audited("inventory.EnrollmentSecret", secret_fields=frozenset({"secret_sha256"})),
     Audited("compliance.Finding"),
     Audited("location.Landmark"),
