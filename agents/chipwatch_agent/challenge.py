@@ -20,7 +20,7 @@ than as a protocol to get right; Nagle is switched off on both ends.
 
 What the signature proves, and what it does not: the agent key lives on a host the
 operator controls, so a host owner can copy it to a machine near a landmark.  Only
-the GPU's attestation key (nvml.md §4) ties the answer to the chip; the server
+the GPU's attestation key (NVIDIA confidential-computing attestation, SPDM) ties the answer to the chip; the server
 never treats evidence it could not verify as a pass.
 
 Shared with the landmark (compliance/location/landmark.py) like protocol.py is:

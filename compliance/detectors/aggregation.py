@@ -14,8 +14,8 @@ Patterns.
   domain, however the paperwork splits them.
 
 Red flag.  Supp. No. 3 to part 732 red flags on supercomputer end use (a customer who
-"intends to develop or produce 'supercomputers'", reference §2.1) and the May 13 2025 BIS
-guidance (orders split to stay under thresholds; §2.2).  The AI Diffusion rule is not
+"intends to develop or produce 'supercomputers'") and the May 13 2025 BIS
+guidance (orders split to stay under thresholds; BIS, Industry Guidance to Prevent Diversion of Advanced Computing ICs, May 13 2025).  The AI Diffusion rule is not
 enforced since May 13 2025 (``determine_license``'s default), so its line is a yardstick.
 
 Evidence.  The clusters with their figures and ClusterScore ids, the family totals against

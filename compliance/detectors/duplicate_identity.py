@@ -15,9 +15,8 @@ The usual story is a clone: the licensed site keeps reporting a copied identity 
 hardware has gone elsewhere, or a diverted GPU reports under a declared one's identity.
 
 Red flag.  Supp. No. 3 to part 732 (documents or identities that do not fit the item) and the
-May 13 2025 BIS diversion guidance (reference §2.2); the proposed Chip Security Act asks for
-reports of attempts to "spoof, manipulate, mislead or circumvent location verification"
-(reference §1.12).
+May 13 2025 BIS diversion guidance; the proposed Chip Security Act (S.1705 / H.R.3447, Sec. 4) asks for
+reports of attempts to "spoof, manipulate, mislead or circumvent location verification".
 
 Evidence.  UUIDs: the hosts, their sites, each host's reporting period and the last
 observation in which each host reported each cloned GPU.  Serials: the GPUs sharing it, their

@@ -8,7 +8,7 @@ burnt into the board, the name is a driver string).  The hits it is built to cat
 * an "NVIDIA H800" with 18 active NVLink4 links: an H100 relabelled, or an H800 whose
   links 8-17 were unlocked.  The H800 and A800 exist because 87 FR 62186 3A090.a only
   caught parts with >= 600 GB/s aggregate I/O; their NVLink was cut to 8 links to stay
-  under it (reference export-controls.md §3, nvml.md §2.4);
+  under it (8 NVLink links = 400 GB/s on the H800, against 18 = 900 GB/s on the H100 SXM; NVIDIA datasheets);
 * a PCI id of one chip reporting another chip's name, e.g. an H100 id named "NVIDIA H20"
   (the H20 is below 3A090, the H100 is 3A090.a.1);
 * a memory size that is no known variant of the chip, an SM count that is not the chip's,
@@ -16,12 +16,11 @@ burnt into the board, the name is a driver string).  The hits it is built to cat
 
 NVLink is compared by link count and generation, never by GB/s: NVML reports the signalling
 rate (26.562 GB/s per NVLink4 link against 25 marketed), so "18 x NVLink4" is H100-class and
-"8 x NVLink4" H800-class whatever the exact figure (nvml.md §2.4).  Fewer active links than
+"8 x NVLink4" H800-class whatever the exact figure (NVML nvmlDeviceGetNvLinkState per link).  Fewer active links than
 catalogued is not a hit (links are down or a PCIe card has fewer bridges), more is.
 
 Red flag.  Supp. No. 3 to part 732 (know-your-customer red flags: the item's description or
-capability does not fit what is declared) and BIS's May 13 2025 diversion guidance (§2.2 of
-the reference); the NVLink hit concerns the 3A090.a interconnect prong of 87 FR 62186.
+capability does not fit what is declared) and BIS, Industry Guidance to Prevent Diversion of Advanced Computing ICs, May 13 2025; the NVLink hit concerns the 3A090.a interconnect prong of 87 FR 62186.
 
 Evidence.  One finding per host and claimed identity (PCI id + name): every discrepancy with
 the reported and the expected figure and the GPUs showing it, the catalog chips the reported
@@ -52,14 +51,14 @@ from ._fleet import Severity, Subject, host_places, in_scope
 
 KIND = "identity"
 KYC_CITATION = "15 CFR part 732 Supp. No. 3 (red flags); BIS diversion guidance of May 13 2025"
-INTERCONNECT_CITATION = "87 FR 62186, 3A090.a (>= 600 GB/s aggregate I/O); NVLink count per nvml.md §2.4"
+INTERCONNECT_CITATION = "87 FR 62186, 3A090.a (>= 600 GB/s aggregate I/O); NVLink count per NVML nvmlDeviceGetNvLinkState"
 
 # The reported figures an identity is judged on (one GROUP BY over these).
 SIGNATURE = ("pci_device_id", "name", "memory_total_bytes", "num_cores", "max_sm_clock_mhz", "power_limit_max_mw",
              "active_nvlinks", "nvlink_version")
 
-# Memory variants the reference lists besides the catalog entry's own figure and the sizes
-# spelled in its model and NVML names (export-controls.md §4 chip table).
+# Memory variants sold besides the catalog entry's own figure and the sizes spelled in its model and
+# NVML names (vendor datasheets; pci.ids device names).
 OTHER_MEMORY_VARIANTS_GB = {
     "b200": (180, 168),  # "180-192GB HBM3e"; pci.ids 0x2909 "HGX B200 168GB"
     "h20": (141,),  # pci.ids 0x232C "H20 HBM3e" (141GB)

@@ -16,8 +16,8 @@ the site's country, and the operator's and ultimate parent's headquarters) says 
 new place needs a licence the old one did not.
 
 Red flag.  Supp. No. 3 to part 732 and the May 13 2025 BIS diversion guidance (transshipment,
-ultimate delivery address differing from the customer's; reference §2.2); the proposed Chip
-Security Act's duty to report a product "in a location other than licensed" (reference §1.12).
+ultimate delivery address differing from the customer's; BIS, Industry Guidance to Prevent Diversion of Advanced Computing ICs, May 13 2025); the proposed Chip
+Security Act's duty to report a product "in a location other than licensed" (S.1705 / H.R.3447, Sec. 4).
 
 Evidence.  Per GPU: the old and new site and country, the last observation at the old site
 and the first at the new one, the Transfer if any, and the licence determinations at both.

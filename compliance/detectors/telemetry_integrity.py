@@ -24,9 +24,9 @@ checks look for the traces such tampering leaves, within CHIPWATCH_DETECTOR_LOOK
   a new identity without a reboot is another machine's (or no machine's) report.
 
 Red flag.  Supp. No. 3 to part 732 (evasive or inconsistent answers; "no single red flag is
-determinative", BIS May 13 2025 guidance, reference §2.2); the proposed Chip Security Act's
+determinative", BIS May 13 2025 diversion guidance); the proposed Chip Security Act's
 duty to report attempts to "disable, spoof, manipulate, mislead or circumvent location
-verification" (reference §1.12); nvml.md §5 on faked host software.
+verification" (Chip Security Act, S.1705 / H.R.3447, Sec. 4); host software can fake what NVML reports, so reported figures are forgeable.
 
 Evidence.  Rejections: their ids, reasons and times (a refused report has no observation).
 Skew: the first and latest skewed observations, their count and the worst skew.  Impossible

@@ -13,7 +13,7 @@ and the per-day share is one GROUP BY over it as a derived table.
 
 Red flag.  Supp. No. 3 to part 732 red flag 28 (IaaS used to train an AI model for a party
 outside the AIA countries, 90 FR 4544) and the IaaS red flags of BIS's May 13 2025 diversion
-guidance ("customers masking end-use intentions", reference §2.2).  Utilization says nothing
+guidance ("customers masking end-use intentions", BIS, Industry Guidance to Prevent Diversion of Advanced Computing ICs, May 13 2025).  Utilization says nothing
 about *whose* model is trained, so this is evidence for an inquiry, not a violation.
 
 Evidence.  Per day: reporting GPUs and how many were busy; the busy-day count against the

@@ -14,10 +14,9 @@ Patterns.
   GPUs at all: an organization that never imported declarations would otherwise have every
   GPU "undeclared", which says nothing.
 
-Red flag.  Supp. No. 3 to part 732 and the May 13 2025 BIS diversion guidance (reference
-§2.2): items not where the end user said they would be, inventories that do not reconcile;
-the proposed Chip Security Act's duty to report a product diverted or in another location
-(reference §1.12).
+Red flag.  Supp. No. 3 to part 732 and the May 13 2025 BIS diversion guidance: items not
+where the end user said they would be, inventories that do not reconcile; the proposed Chip
+Security Act's duty to report a product diverted or in another location (S.1705 / H.R.3447, Sec. 4).
 
 Evidence.  Silent: the GPUs, when each was last seen, and the last full-identity observation
 that described it.  Never reported: the declarations (ids, UUID or serial, import time).

@@ -3,7 +3,7 @@
 Pure Python plus shapely, no Django, so the simulation (`bench/location_cities.py`)
 and the server share one definition of every bound.
 
-The argument (nvml.md §5, CNAS "Secure, Governable Chips"): nothing travels faster
+The argument (CNAS, "Secure, Governable Chips", Jan 2024; docs/location-verification.md): nothing travels faster
 than light in vacuum, so a signed answer to a fresh nonce that came back after
 RTT_min milliseconds was produced within c·(RTT_min − t_proc)/2 of the landmark.
 That is an *upper* bound on distance and it is sound against the responder: delay
