@@ -7,7 +7,7 @@ import io
 from rest_framework.renderers import BaseRenderer
 
 from ..audit.canonical import canonical_json
-from ..exports.tabular import table_csv, table_xlsx
+from ..exports.tabular import formula_neutralise, table_csv, table_xlsx
 
 
 class CanonicalJSONRenderer(BaseRenderer):
@@ -32,7 +32,8 @@ def flatten(value, path: str = ""):
 
 
 class FlatCSVRenderer(BaseRenderer):
-    """`path,value` rows; strings as they are, every other value as its canonical JSON (`format=leaves`)."""
+    """`path,value` rows; strings as they are (formula-neutralised: hostnames and GPU names come from the
+    hosts we audit), every other value as its canonical JSON (`format=leaves`)."""
 
     media_type = "text/csv"
     format = "leaves"
@@ -43,7 +44,8 @@ class FlatCSVRenderer(BaseRenderer):
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(["path", "value"])
         for path, leaf in flatten(data):
-            writer.writerow([path, leaf if isinstance(leaf, str) else canonical_json(leaf).decode("utf-8")])
+            value = formula_neutralise(leaf) if isinstance(leaf, str) else canonical_json(leaf).decode("utf-8")
+            writer.writerow([formula_neutralise(path), value])
         return out.getvalue().encode("utf-8")
 
 
