@@ -46,6 +46,9 @@ class AttestationRecord(AppendOnlyModel):
     measurements = models.JSONField(default=dict)
     cross_check = models.JSONField(default=dict, help_text="Attested facts against what NVML reported")
     report_sha256 = models.CharField(max_length=64)
+    certificate_chain = models.TextField(blank=True, help_text="The GPU's attestation certificate chain (PEM) as "
+                                                               "received: later evidence (location rounds) is "
+                                                               "checked against this attested GPU's key")
     synthetic = models.BooleanField(help_text="Carried by a report from the fake NVML backend")
     verified_at = models.DateTimeField(db_index=True)
 

@@ -185,7 +185,8 @@ def _record(observation: Observation, gpu: Gpu, entry: dict, rims: list, now: da
         gpu=gpu, host=observation.host, observation=observation, nonce=nonce_value, nonce_issued=check.issued,
         verified=verified, chip=verification.chip or "", reasons=reasons, notes=verification.notes,
         binds=verification.binds, measurements=verification.measurements, cross_check=cross,
-        report_sha256=protocol.sha256_hex(report), synthetic=bool(observation.payload.get("synthetic")),
+        report_sha256=protocol.sha256_hex(report), certificate_chain=chain.decode("ascii", "replace"),
+        synthetic=bool(observation.payload.get("synthetic")),
         verified_at=now,
     )
     if check.row is not None and check.issued and check.row.consumed_at is None:

@@ -15,6 +15,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cached_property
 
 from chipwatch_agent import challenge as wire
 from chipwatch_agent import protocol
@@ -24,6 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from compliance.attestation.location import location_proof
 from compliance.core.destinations import default_destinations
 from compliance.findings import FindingSpec, finding_raise
 from compliance.models import Finding
@@ -186,7 +188,8 @@ def _rounds_checked(payload: dict, challenge: Challenge) -> list[dict]:
 
 
 def _gpu_attestation(rounds: list[dict]) -> str:
-    """What the GPU evidence is worth: never a pass, since the server cannot check NVIDIA's chain offline."""
+    """What the GPU evidence is, as stored; whether it proves the GPU itself answered is judged against the host's
+    attested GPUs when the host is located (HostLocation.proof, compliance/attestation/location.py)."""
     reports = [r["gpu_evidence"] for r in rounds if "report_b64" in r["gpu_evidence"]]
     if not reports:
         return Measurement.GpuAttestation.UNSUPPORTED
@@ -251,6 +254,11 @@ class HostLocation:
     discs: list[bounds.Disc]
     likely_discs: list[bounds.Disc]
     assessment: bounds.Assessment
+
+    @cached_property
+    def proof(self) -> dict:
+        """What the bound rests on: the agent key ("host-signed") or an attested GPU's key ("GPU-attested")."""
+        return location_proof(self.measurements)
 
 
 def licence_required_countries(*, codes: list[str], as_of: date) -> frozenset[str]:
@@ -337,6 +345,7 @@ def host_location_evaluate(*, host_id: int) -> HostLocation | None:
         "excluding_discs": assessment.excluding_discs,
         "region_countries": assessment.countries,
         "gpu_attestation": sorted({m.gpu_attestation for m in located.measurements}),
+        "proof": located.proof,
     }
     for kind, severity, title in raised:
         finding_raise(spec=FindingSpec(
