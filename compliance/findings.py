@@ -7,6 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .models import Finding, FindingEvent
+from .notifications.services import finding_notifications_queue
 
 # Allowed triage steps: open → acknowledged → resolved | false positive (and re-opening).
 TRANSITIONS = {
@@ -55,6 +56,7 @@ def finding_raise(*, spec: FindingSpec) -> Finding:
                 title=spec.title[:300], evidence=evidence, citation=spec.citation[:300], first_seen=now, last_seen=now,
             )
             FindingEvent.objects.create(finding=finding, at=now, to_status=finding.status, note="raised")
+            finding_notifications_queue(finding=finding)  # critical/high only; sent on commit
             return finding
         finding.last_seen = now
         finding.occurrences += 1
@@ -85,4 +87,21 @@ def finding_triage(*, finding: Finding, actor, to_status: str, note: str, assign
         if assignee is not None:
             finding.assignee = assignee
         finding.save(update_fields=["status", "assignee"])
+        return finding
+
+
+OPEN_STATES = (Finding.Status.OPEN, Finding.Status.ACKNOWLEDGED)
+
+
+def finding_condition_ended(*, finding: Finding, evidence: str) -> Finding:
+    """The system closes a finding whose condition no longer holds, with an event naming the
+    evidence (e.g. the licence now on record).  Findings already closed are left as they are."""
+    with transaction.atomic():
+        finding = Finding.objects.select_for_update().get(pk=finding.pk)
+        if finding.status not in OPEN_STATES:
+            return finding
+        FindingEvent.objects.create(finding=finding, at=timezone.now(), from_status=finding.status,
+                                    to_status=Finding.Status.RESOLVED, note=f"condition no longer holds: {evidence}")
+        finding.status = Finding.Status.RESOLVED
+        finding.save(update_fields=["status"])
         return finding

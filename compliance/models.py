@@ -110,3 +110,25 @@ class FindingEvent(models.Model):
 
     class Meta:
         ordering = ["at", "id"]
+
+
+class HostClassification(models.Model):
+    """The host as a computer (4A090.a/.b or not) from the GPUs it holds, as of the last evaluation.
+
+    Recomputable for any date from the pure core (`compliance.core.systems`); the audit report
+    derives it again from each host's observation of that day.
+    """
+
+    host = models.OneToOneField("inventory.Host", on_delete=models.CASCADE, related_name="classification")
+    eccn = models.CharField(max_length=16, blank=True, help_text="'' when not 4A090 (or undetermined)")
+    paragraph = models.CharField(max_length=32, blank=True, help_text="4A090 paragraph met, or 'undetermined'")
+    rule = models.CharField(max_length=120, blank=True, help_text="Citation of the regime applied")
+    governing_model = models.CharField(max_length=64, blank=True, help_text="The catalog chip that decided it")
+    gpu_count = models.PositiveIntegerField()
+    unidentified_gpus = models.PositiveIntegerField(default=0)
+    reasons = models.JSONField(default=list)
+    as_of = models.DateField()
+    evaluated_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.host_id}: {self.eccn or self.paragraph or 'not 4A090'}"

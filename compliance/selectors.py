@@ -63,7 +63,8 @@ class Holding:
 
 
 @lru_cache(maxsize=1024)
-def holding(model: str, *, country: str, headquarters: str, ultimate_parent_hq: str, as_of: date) -> Holding | None:
+def holding(model: str, *, country: str, headquarters: str, ultimate_parent_hq: str, as_of: date,
+            movement: str | None = None) -> Holding | None:
     """Classification and licence determination of ``model`` at ``country`` for these parties
     (None when the chip cannot be classified).  Cached: a fleet has few such combinations."""
     try:
@@ -71,6 +72,6 @@ def holding(model: str, *, country: str, headquarters: str, ultimate_parent_hq: 
         verdict = classify(chip, as_of)
         return Holding(verdict, determine_license(
             verdict, destination=country, as_of=as_of, headquarters=headquarters,
-            ultimate_parent_hq=ultimate_parent_hq, prc_made=chip.prc_made))
+            ultimate_parent_hq=ultimate_parent_hq, prc_made=chip.prc_made, movement=movement))
     except (UnknownChip, InsufficientSpec):
         return None

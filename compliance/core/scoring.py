@@ -24,7 +24,7 @@ from .regimes import (
 
 # Weights of the risk contributions; they add up to 100.
 CONTROLLED_SHARE_POINTS = 35
-UNLICENSED_CONTROLLED_POINTS = 25
+LICENCE_GAP_POINTS = 25
 SUPERCOMPUTER_POINTS = 20
 SCALE_POINTS = 10
 PRC_MADE_POINTS = 5
@@ -38,6 +38,20 @@ LARGE_CLUSTER_H100_EQUIVALENTS = AI_DIFFUSION_2025.ai_diffusion.lpp_h100_equival
 class Contribution:
     points: int
     reason: str
+    citation: str
+
+
+@dataclass(frozen=True)
+class LicenceGap:
+    """What the licence determination found: models that need a licence with none on record.
+
+    The score takes it from the caller's determination rather than guessing from the 3A090
+    classification, so a chip needing a licence for another reason (an is-informed notice, a
+    party's headquarters) scores as unlicensed exactly when the determination says so.
+    """
+
+    models: tuple[str, ...]
+    review_policy: str | None
     citation: str
 
 
@@ -85,10 +99,12 @@ class ClusterScore:
         }
 
 
-def score_cluster(inventory: Iterable[tuple[Chip, int]], *, as_of: date, licensed: bool = False) -> ClusterScore:
+def score_cluster(inventory: Iterable[tuple[Chip, int]], *, as_of: date,
+                  licence_gap: LicenceGap | None = None) -> ClusterScore:
     """Figures and risk for a set of GPUs, e.g. one cluster: ``[(chip, count), ...]``.
 
-    ``licensed`` says an export licence (or exception) covering the controlled chips is on file.
+    ``licence_gap``: the licence determination says these models need a licence and none is on
+    record (None: nothing is missing, or no destination was determined).
     """
     counts: Counter[str] = Counter()
     chips: dict[str, Chip] = {}
@@ -121,7 +137,7 @@ def score_cluster(inventory: Iterable[tuple[Chip, int]], *, as_of: date, license
     contributions = _contributions(
         share=share,
         controlled=controlled,
-        licensed=licensed,
+        licence_gap=licence_gap,
         fp64_petaflops=fp64,
         fp32_petaflops=fp32,
         h100_equivalents=h100_equivalents,
@@ -154,7 +170,7 @@ def _contributions(
     *,
     share: float,
     controlled: int,
-    licensed: bool,
+    licence_gap: LicenceGap | None,
     fp64_petaflops: float,
     fp32_petaflops: float,
     h100_equivalents: float,
@@ -171,14 +187,15 @@ def _contributions(
                 f"{rule}, ECCN 3A090",
             )
         )
-        if not licensed:
-            contributions.append(
-                Contribution(
-                    UNLICENSED_CONTROLLED_POINTS,
-                    "controlled GPUs without a licence or exception on file",
-                    f"{rule}, 15 CFR 742.6(a)(6)",
-                )
+    if licence_gap is not None:
+        policy = f" ({licence_gap.review_policy})" if licence_gap.review_policy else ""
+        contributions.append(
+            Contribution(
+                LICENCE_GAP_POINTS,
+                f"licence required and none on record for {', '.join(licence_gap.models)}{policy}",
+                licence_gap.citation,
             )
+        )
     proximity = min(
         1.0,
         max(

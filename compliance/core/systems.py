@@ -24,8 +24,7 @@ import yaml
 
 from .catalog import Chip, UnknownChip, chip as catalog_chip, normalize_name
 from .classify import Classification, InsufficientSpec, classify
-from .destinations import _POLICY_ORDER as POLICY_ORDER
-from .destinations import NOT_PUBLISHED, LicenseDetermination, determine_license
+from .destinations import NOT_PUBLISHED, POLICY_ORDER, LicenseDetermination, determine_license
 
 SYSTEMS_PATH = Path(__file__).parent / "data" / "systems.yaml"
 CONFIDENCE = ("confirmed", "secondary", "unconfirmed")
@@ -287,24 +286,28 @@ def _describe_parts(parts: Iterable[Component]) -> str:
 
 
 def determine_system_license(classification: SystemClassification, *, destination: str, as_of: date,
-                             **parties) -> LicenseDetermination | None:
+                             **parties) -> LicenseDetermination:
     """The licence determination for a system: each chip model inside is determined at the
     destination, and the strictest requirement governs (4A090 and the .z items carry the 3A090
     destination and headquarters rules, 15 CFR 742.6(a)(6)(iii)).  ``parties`` are passed to
-    ``determine_license`` (headquarters, ultimate_parent_hq, ...).
+    ``determine_license`` (headquarters, ultimate_parent_hq, movement, ...).
 
-    None when the answer hangs on a chip the regime cannot classify and no known chip inside
-    already requires a licence: the caller reports the system's ``undetermined``.
+    Undetermined (``license_required`` None) when no known chip inside requires a licence and
+    the answer hangs on one the regime cannot classify, or on a fact a chip's determination lacks.
     """
     chips = [(part, determine_license(part.classification, destination=destination, as_of=as_of,
                                       prc_made=catalog_chip(part.chip).prc_made, **parties))
              for part in classification.components if part.classification is not None]
     required = [(part, found) for part, found in chips if found.license_required]
-    if not required and (classification.undetermined or not chips):
-        return None
-    pool = required or chips
+    open_ = [(part, found) for part, found in chips if found.license_required is None]
+    if not required and classification.undetermined:
+        return LicenseDetermination(None, None, None, (f"undetermined: {classification.undetermined}",), (),
+                                    missing=tuple(p.chip for p in classification.components if p.undetermined))
+    if not chips:
+        return LicenseDetermination(False, None, None, ("no catalogued chips inside",), ())
+    pool = required or open_ or chips
     governing = min(pool, key=lambda pair: POLICY_ORDER.index(pair[1].review_policy) if pair[1].review_policy
-                    else len(POLICY_ORDER))[1]
+                    in POLICY_ORDER else len(POLICY_ORDER))[1]
     reasons, warnings = [], []
     if classification.eccn:
         reasons.append(f"{classification.eccn} {classification.form}: the licence requirements of the 3A090 "

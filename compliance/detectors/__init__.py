@@ -28,7 +28,6 @@ DETECTORS: tuple[str, ...] = (
     "telemetry_integrity",
     "relocation",
     "vanished_undeclared",
-    "headquarters",
     "aggregation",
     "usage_pattern",
 )

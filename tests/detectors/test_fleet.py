@@ -83,7 +83,10 @@ def test_planted_cases_are_found_and_honest_hosts_are_left_alone(fleet):
         # so there is no move to judge, only the duplicate.
         ("duplicate_identity.uuid", host, clone.host.id),
         ("relocation", cluster, mover_to.host.cluster_id),
-        ("headquarters", cluster, Cluster.objects.get(name="far").id),
+        # Licence required and none on record (raised with the score): the Chinese-parented
+        # cluster in Singapore, and the H100s now reporting from China.
+        ("licence_gap", cluster, Cluster.objects.get(name="far").id),
+        ("licence_gap", cluster, mover_to.host.cluster_id),
         ("telemetry_integrity.version_mismatch", host, versions.host.id),
         ("vanished_undeclared.silent", host, silent.host.id),
         ("aggregation.fabric", cluster, fabric_a.host.cluster_id),
@@ -92,7 +95,8 @@ def test_planted_cases_are_found_and_honest_hosts_are_left_alone(fleet):
     assert all(f.evidence["observation_ids"] for f in Finding.objects.all())
 
     # Re-running the fleet raises nothing new: every finding still seen counts one more occurrence.
-    seen = dict(Finding.objects.values_list("dedup_key", "occurrences"))
+    detected = Finding.objects.exclude(kind="licence_gap")  # raised by scoring, not by the detectors
+    seen = dict(detected.values_list("dedup_key", "occurrences"))
     run_detectors(host_ids=None)
-    again = dict(Finding.objects.values_list("dedup_key", "occurrences"))
+    again = dict(detected.values_list("dedup_key", "occurrences"))
     assert again == {key: count + 1 for key, count in seen.items()}

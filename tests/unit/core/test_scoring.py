@@ -7,9 +7,11 @@ import pytest
 from compliance.core.catalog import H100_TPP, chip
 from compliance.core.classify import Spec
 from compliance.core.regimes import SUPERCOMPUTER_FP32, SUPERCOMPUTER_FP64
-from compliance.core.scoring import score_cluster
+from compliance.core.scoring import LicenceGap, score_cluster
 
 DEEPSEEK = [(chip("h800-sxm"), 2048)]
+# What the licence determination says of that cluster in China with no licence on record.
+UNLICENSED = LicenceGap(("h800-sxm",), "presumption of denial", "88 FR 73458, 15 CFR 742.6(a)(6)")
 
 
 def test_deepseek_v3_cluster_figures():
@@ -25,7 +27,7 @@ def test_deepseek_v3_cluster_figures():
 
 def test_deepseek_cluster_controlled_only_from_2023_11_17():
     before = score_cluster(DEEPSEEK, as_of=date(2023, 11, 16))
-    after = score_cluster(DEEPSEEK, as_of=date(2023, 11, 17))
+    after = score_cluster(DEEPSEEK, as_of=date(2023, 11, 17), licence_gap=UNLICENSED)
     assert (before.controlled_gpus, before.controlled_share) == (0, 0.0)
     assert (after.controlled_gpus, after.controlled_share) == (2048, 1.0)
     assert before.risk_score == 24
@@ -33,7 +35,7 @@ def test_deepseek_cluster_controlled_only_from_2023_11_17():
 
 
 def test_risk_points_are_explained_and_sum_to_the_score():
-    score = score_cluster(DEEPSEEK, as_of=date(2023, 11, 17))
+    score = score_cluster(DEEPSEEK, as_of=date(2023, 11, 17), licence_gap=UNLICENSED)
     assert [(c.points, c.citation) for c in score.contributions] == [
         (35, "88 FR 73458, ECCN 3A090"),
         (25, "88 FR 73458, 15 CFR 742.6(a)(6)"),
@@ -43,8 +45,15 @@ def test_risk_points_are_explained_and_sum_to_the_score():
     assert sum(c.points for c in score.contributions) == score.risk_score
 
 
-def test_licence_on_file_removes_the_unlicensed_contribution():
-    assert score_cluster(DEEPSEEK, as_of=date(2024, 1, 1), licensed=True).risk_score == 59
+def test_licence_gap_from_the_determination_is_the_unlicensed_contribution():
+    assert score_cluster(DEEPSEEK, as_of=date(2024, 1, 1)).risk_score == 59
+    gap = score_cluster(DEEPSEEK, as_of=date(2024, 1, 1), licence_gap=UNLICENSED)
+    assert gap.risk_score == 84
+    assert gap.contributions[1].reason == "licence required and none on record for h800-sxm (presumption of denial)"
+    # A chip outside 3A090 that needs a licence by notice scores the gap too (the H20 case).
+    h20 = score_cluster([(chip("h20"), 8)], as_of=date(2025, 6, 1),
+                        licence_gap=LicenceGap(("h20",), "not published (is-informed notice)", "notice"))
+    assert h20.controlled_gpus == 0 and h20.risk_score == 25
 
 
 @pytest.mark.parametrize("count, fp64_met", [(1492, False), (1493, True)])
@@ -67,7 +76,7 @@ def test_supercomputer_fp32_line_at_200():
 def test_mixed_fleet_share_unknowns_and_gp10():
     score = score_cluster(
         [(chip("l20"), 6), (chip("h100-sxm"), 2), (chip("ascend-910c"), 2), (chip("mi308x"), 2), (chip("l20"), 0)],
-        as_of=date(2025, 6, 1),
+        as_of=date(2025, 6, 1), licence_gap=LicenceGap(("ascend-910c", "h100-sxm"), None, "test"),
     )
     assert score.gpus_by_model == (("ascend-910c", 2), ("h100-sxm", 2), ("l20", 6), ("mi308x", 2))
     assert score.gpu_count == 12
