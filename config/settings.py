@@ -282,3 +282,10 @@ CHIPWATCH_TRAINING_UTILIZATION_PCT = float(os.environ.get("CHIPWATCH_TRAINING_UT
 CHIPWATCH_TRAINING_MIN_HOURS = int(os.environ.get("CHIPWATCH_TRAINING_MIN_HOURS", "24"))
 CHIPWATCH_TRAINING_MAX_INTERRUPTION_HOURS = int(os.environ.get("CHIPWATCH_TRAINING_MAX_INTERRUPTION_HOURS", "2"))
 CHIPWATCH_TRAINING_LOOKBACK_DAYS = int(os.environ.get("CHIPWATCH_TRAINING_LOOKBACK_DAYS", "120"))
+
+# --- GPU attestation (compliance/attestation/, docs/attestation.md) ---
+CHIPWATCH_ATTESTATION_NONCE_TTL_S = int(os.environ.get("CHIPWATCH_ATTESTATION_NONCE_TTL_S", "900"))
+# A directory of NVIDIA RIM .swidtag files for golden measurements (empty: measurements are not compared).
+CHIPWATCH_ATTESTATION_RIM_DIR = os.environ.get("CHIPWATCH_ATTESTATION_RIM_DIR", "")
+# Board identity -> catalog chip table, each entry with its source (empty: the shipped, empty table).
+CHIPWATCH_ATTESTATION_BOARDS_FILE = os.environ.get("CHIPWATCH_ATTESTATION_BOARDS_FILE", "")

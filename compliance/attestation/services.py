@@ -44,7 +44,7 @@ class AttestationError(Exception):
 
 
 def nonce_ttl() -> timedelta:
-    return timedelta(seconds=getattr(settings, "CHIPWATCH_ATTESTATION_NONCE_TTL_S", 900))
+    return timedelta(seconds=settings.CHIPWATCH_ATTESTATION_NONCE_TTL_S)
 
 
 def attestation_nonce_issue(*, agent: Agent, now: datetime | None = None) -> AttestationNonce:
@@ -131,11 +131,11 @@ def _boards(path: str) -> dict:
 
 
 def board_table() -> dict:
-    return _boards(str(getattr(settings, "CHIPWATCH_ATTESTATION_BOARDS_FILE", "") or crosscheck.DEFAULT_BOARDS))
+    return _boards(str(settings.CHIPWATCH_ATTESTATION_BOARDS_FILE or crosscheck.DEFAULT_BOARDS))
 
 
 def _rims(now: datetime) -> list:
-    directory = getattr(settings, "CHIPWATCH_ATTESTATION_RIM_DIR", "")
+    directory = settings.CHIPWATCH_ATTESTATION_RIM_DIR
     if not directory:
         return []
     return offline_rims(sorted(Path(directory).glob("*.swidtag")), now=now)

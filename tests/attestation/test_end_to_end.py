@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 from datetime import timedelta
+from importlib import resources
 
 import pytest
 from chipwatch_agent import protocol
@@ -191,3 +192,17 @@ def test_tampered_evidence_over_our_nonce_is_a_high_finding(client, enrolled_age
     finding = Finding.objects.get(kind="attestation_failed")
     assert finding.severity == Finding.Severity.HIGH
     assert json.dumps(finding.evidence["figures"]["reasons"]).count("signature_invalid") == 1
+
+
+def test_rims_from_the_configured_directory_are_used_and_said_so(settings, client, enrolled_agent,
+                                                                 django_capture_on_commit_callbacks):
+    """NVIDIA's package RIMs are for other VBIOS/driver versions than its sample: nothing applies, and the record
+    says which golden values were missing instead of passing them silently."""
+    agent, key = enrolled_agent
+    with resources.as_file(resources.files("verifier") / "samples") as directory:
+        settings.CHIPWATCH_ATTESTATION_RIM_DIR = str(directory)
+        register_sample_nonce(agent)
+        deliver(client, agent, key, django_capture_on_commit_callbacks, vbios=SAMPLE_VBIOS, driver=SAMPLE_DRIVER)
+    record = AttestationRecord.objects.get()
+    assert record.verified and record.measurements["status"] == "unchecked"
+    assert {n.split(":")[0] for n in record.notes} >= {"vbios_rim_unavailable", "driver_rim_unavailable"}

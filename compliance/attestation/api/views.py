@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from compliance.access.permissions import HasReadRole
+from compliance.access.schema import ScopedAutoSchema
 from compliance.access.scope import ScopedQuerysetMixin
 from inventory.models import Gpu
 
@@ -43,6 +44,7 @@ class GpuAttestationView(ScopedQuerysetMixin, RetrieveAPIView):
     """Reported vs attested for one GPU, narrowed to the caller's organization families like the GPU list."""
 
     permission_classes = [HasReadRole]
+    schema = ScopedAutoSchema()
     queryset = Gpu.objects.select_related("host")
     scope_lookups = ("host__cluster__operator",)
 
