@@ -160,6 +160,8 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-pending-evaluations": {"task": "compliance.tasks.sweep_pending_evaluations", "schedule": 60.0},
     "rescore-fleet": {"task": "compliance.tasks.rescore_fleet", "schedule": 3600.0},
     "compute-rollup": {"task": "compliance.compute.tasks.rollup_recent", "schedule": 900.0},
+    "sweep-pending-attestations": {"task": "compliance.attestation.tasks.sweep_pending_attestations",
+                                   "schedule": 300.0},
 }
 
 # --- REST framework -----------------------------------------------------------

@@ -167,6 +167,18 @@ def observation_attestations_verify(*, observation_id: int, now: datetime | None
         return records
 
 
+def observations_pending_attestation(*, older_than_seconds: float, within: timedelta = timedelta(days=1),
+                                     now: datetime | None = None) -> list[int]:
+    """Stored reports carrying evidence that no verification has recorded yet (their task was lost with Redis, or
+    its worker died): the database, not the queue, holds this pending work.  Younger ones still have their task."""
+    now = now or timezone.now()
+    return list(Observation.objects.filter(received_at__gte=now - within,
+                                           received_at__lte=now - timedelta(seconds=older_than_seconds),
+                                           payload__has_key="attestation")
+                .exclude(pk__in=AttestationRecord.objects.values("observation_id"))
+                .order_by("id").values_list("id", flat=True)[:1000])
+
+
 def _record(observation: Observation, gpu: Gpu, entry: dict, rims: list, now: datetime) -> AttestationRecord:
     nonce_value = str(entry.get("nonce", ""))
     check = _nonce_check(observation, nonce_value)

@@ -206,3 +206,21 @@ def test_rims_from_the_configured_directory_are_used_and_said_so(settings, clien
     record = AttestationRecord.objects.get()
     assert record.verified and record.measurements["status"] == "unchecked"
     assert {n.split(":")[0] for n in record.notes} >= {"vbios_rim_unavailable", "driver_rim_unavailable"}
+
+
+def test_evidence_whose_task_was_lost_is_verified_by_the_sweeper(client, enrolled_agent, settings,
+                                                                 django_capture_on_commit_callbacks):
+    from compliance.attestation.tasks import sweep_pending_attestations
+
+    agent, key = enrolled_agent
+    register_sample_nonce(agent)
+    report = collected_report(str(agent.id), nonce=SAMPLE_NONCE, vbios=SAMPLE_VBIOS, driver=SAMPLE_DRIVER)
+    with django_capture_on_commit_callbacks(execute=False):  # the enqueue never happens: Redis lost it
+        assert signed_post(client, report, key).status_code == 201
+    assert not AttestationRecord.objects.exists()
+    settings.CHIPWATCH_SWEEP_AFTER_SECONDS = 3600
+    assert sweep_pending_attestations() == 0  # too young: its own task may still come
+    settings.CHIPWATCH_SWEEP_AFTER_SECONDS = 0
+    assert sweep_pending_attestations() == 1
+    assert AttestationRecord.objects.get().verified
+    assert sweep_pending_attestations() == 0
