@@ -119,7 +119,8 @@ def canonicalize(element: Element, *, omit: Element | None = None) -> bytes:
         attributes.sort(key=lambda item: item[0])
         parts = ["<", node.qname]
         for prefix in sorted(new):
-            parts.append(f' xmlns:{prefix}="{_attribute(new[prefix])}"' if prefix else f' xmlns="{_attribute(new[prefix])}"')
+            name = f"xmlns:{prefix}" if prefix else "xmlns"
+            parts.append(f' {name}="{_attribute(new[prefix])}"')
         for _, name, value in attributes:
             parts.append(f' {name}="{_attribute(value)}"')
         parts.append(">")

@@ -81,7 +81,8 @@ def _check_signature(root: c14n.Element) -> list[x509.Certificate]:
     reference = signed_info.element(DS + "Reference")
     if _attributes(reference).get("URI") != "":
         raise RimError("the signature does not reference the whole document")
-    transforms = [_attributes(t).get("Algorithm") for t in reference.element(DS + "Transforms").elements(DS + "Transform")]
+    transforms = [_attributes(t).get("Algorithm")
+                  for t in reference.element(DS + "Transforms").elements(DS + "Transform")]
     if transforms != [ENVELOPED, C14N11]:
         raise RimError(f"unexpected transforms {transforms}")
     _algorithm(reference.element(DS + "DigestMethod"), SHA384, "digest method")
@@ -89,8 +90,9 @@ def _check_signature(root: c14n.Element) -> list[x509.Certificate]:
     digest = hashlib.sha384(c14n.canonicalize(root, omit=signature)).digest()
     if not hmac.compare_digest(digest, expected):
         raise RimError("the document's SHA-384 digest differs from the signed DigestValue (the RIM was altered)")
+    x509_data = signature.element(DS + "KeyInfo").element(DS + "X509Data")
     certificates = [x509.load_der_x509_certificate(base64.b64decode(c.text()))
-                    for c in signature.element(DS + "KeyInfo").element(DS + "X509Data").elements(DS + "X509Certificate")]
+                    for c in x509_data.elements(DS + "X509Certificate")]
     if not certificates:
         raise RimError("no signing certificate in KeyInfo")
     value = base64.b64decode(signature.element(DS + "SignatureValue").text())
@@ -146,14 +148,16 @@ def load_rim(data: bytes, *, name: str, roots: list[x509.Certificate], now: date
                problems=tuple(problems), notes=tuple(notes))
 
 
-def compare(rims: list[Rim], measurements: dict[int, bytes], *, skip_indexes: frozenset[int] = frozenset()) -> list[str]:
+def compare(rims: list[Rim], measurements: dict[int, bytes], *,
+            skip_indexes: frozenset[int] = frozenset()) -> list[str]:
     """Mismatches between runtime measurements and the union of the RIMs' active golden values."""
     problems = []
     seen: dict[int, str] = {}
     for rim in rims:
         for golden in rim.golden:
             if golden.index in seen:
-                problems.append(f"rim_index_conflict: index {golden.index} is in both {seen[golden.index]} and {rim.name}")
+                problems.append(f"rim_index_conflict: index {golden.index} is in both {seen[golden.index]} "
+                                f"and {rim.name}")
                 continue
             seen[golden.index] = rim.name
             if golden.index in skip_indexes:

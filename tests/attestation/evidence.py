@@ -131,8 +131,8 @@ def signed_rim(*, version: str, golden: dict[int, bytes], pki: Pki) -> bytes:
     info = tree.element("ds:Signature").element("ds:SignedInfo")
     r, s = utils.decode_dss_signature(pki.leaf_key.sign(c14n.canonicalize(info), ec.ECDSA(hashes.SHA384())))
     value = base64.b64encode(r.to_bytes(48, "big") + s.to_bytes(48, "big")).decode()
-    certificates = "".join(f"<ds:X509Certificate>{base64.b64encode(c.public_bytes(serialization.Encoding.DER)).decode()}"
-                           "</ds:X509Certificate>" for c in (pki.leaf, pki.intermediate))
+    der = [base64.b64encode(c.public_bytes(serialization.Encoding.DER)).decode() for c in (pki.leaf, pki.intermediate)]
+    certificates = "".join(f"<ds:X509Certificate>{text}</ds:X509Certificate>" for text in der)
     return document.replace("SIGNATURE", f'<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#">{signed_info}'
                                          f'<ds:SignatureValue>{value}</ds:SignatureValue><ds:KeyInfo><ds:X509Data>'
                                          f'{certificates}</ds:X509Data></ds:KeyInfo></ds:Signature>').encode()
