@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "compliance.location",
     "compliance.compute",
     "compliance.attestation",
+    "compliance.notifications",
 ]
 
 MIDDLEWARE = [
@@ -291,3 +292,16 @@ CHIPWATCH_ATTESTATION_NONCE_TTL_S = int(os.environ.get("CHIPWATCH_ATTESTATION_NO
 CHIPWATCH_ATTESTATION_RIM_DIR = os.environ.get("CHIPWATCH_ATTESTATION_RIM_DIR", "")
 # Board identity -> catalog chip table, each entry with its source (empty: the shipped, empty table).
 CHIPWATCH_ATTESTATION_BOARDS_FILE = os.environ.get("CHIPWATCH_ATTESTATION_BOARDS_FILE", "")
+
+# --- notifications of new critical/high findings (compliance/notifications/, docs/notifications.md) ---
+CHIPWATCH_NOTIFY_TIMEOUT_SECONDS = float(os.environ.get("CHIPWATCH_NOTIFY_TIMEOUT_SECONDS", "10"))
+# Retries after the first attempt, waiting base, 2 x base, 4 x base … seconds (6 retries: about 31 minutes).
+CHIPWATCH_NOTIFY_MAX_RETRIES = int(os.environ.get("CHIPWATCH_NOTIFY_MAX_RETRIES", "6"))
+CHIPWATCH_NOTIFY_RETRY_BASE_SECONDS = float(os.environ.get("CHIPWATCH_NOTIFY_RETRY_BASE_SECONDS", "30"))
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = os.environ.get("EMAIL_USE_TLS", "") == "1"
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "chipwatch@localhost")

@@ -40,6 +40,9 @@ AUDITED = (
                                                          "budget_minute_reports", "budget_day", "budget_day_bytes"})),
     Audited("inventory.EnrollmentSecret", secret_fields=frozenset({"secret_sha256"})),
     Audited("compliance.Finding"),
+    # Who is told of new critical findings, and the key that proves a notification came from us.
+    Audited("notifications.WebhookEndpoint", secret_fields=frozenset({"secret"})),
+    Audited("notifications.EmailRecipient"),
     Audited("location.Landmark"),
     Audited("access.RoleGrant"),
     Audited("access.ApiToken", secret_fields=frozenset({"digest"}), routine_fields=frozenset({"last_used_at"})),
