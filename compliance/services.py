@@ -21,7 +21,7 @@ from compliance.attestation.selectors import attestation_as_of, attested_compute
 from inventory.models import Cluster, Gpu, Host, License, Organization, Transfer
 from inventory.selectors import full_identities_as_of
 
-from .core import InsufficientSpec, LicenceGap, chip as catalog_chip, classify, score_cluster
+from .core import InsufficientSpec, LicenceGap, UnknownChip, chip as catalog_chip, classify, score_cluster
 from .core.destinations import UNDETERMINED
 from .core.origin import jurisdiction
 from .core.parties import (PartyDetermination, affiliate_determination, listed_party_determination,
@@ -104,6 +104,15 @@ def gpus_classify(*, gpus, as_of: date) -> int:
 # --- hosts as computers (4A090) ----------------------------------------------------
 
 
+@lru_cache(maxsize=1024)
+def _catalogued(model: str | None) -> bool:
+    """A stored catalog match that is still in the catalog (a key dropped from it matches nothing)."""
+    try:
+        return bool(model) and catalog_chip(model) is not None
+    except UnknownChip:
+        return False
+
+
 @lru_cache(maxsize=4096)
 def _components_verdict(counts: tuple[tuple[str, int], ...], as_of: date) -> SystemClassification:
     return classify_components([(catalog_chip(key), n) for key, n in counts], as_of)
@@ -137,7 +146,7 @@ def hosts_classify(*, host_ids: list[int] | None, as_of: date) -> int:
     for host_id, model, n in (gpus.values_list("host_id", "classification__catalog_model")
                               .annotate(n=Count("id")).order_by()):
         counts.setdefault(host_id, {})
-        if model:
+        if _catalogued(model):
             counts[host_id][model] = n
         else:
             unidentified[host_id] += n
@@ -360,15 +369,16 @@ def clusters_score(*, cluster_ids: list[int] | None = None, as_of: date) -> int:
     for cluster_id, host_id, model, n in (gpus.values_list("host__cluster_id", "host_id",
                                                            "classification__catalog_model")
                                           .annotate(n=Count("id")).order_by()):
-        per_host[cluster_id, host_id][model] = n
+        model = model if _catalogued(model) else ""
+        per_host[cluster_id, host_id][model] = per_host[cluster_id, host_id].get(model, 0) + n
         if model:
             counts[cluster_id][model] += n
         else:
             unidentified[cluster_id] += n
     host_classes: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for (cluster_id, _), models in per_host.items():
-        verdict = host_verdict(counts={k: n for k, n in models.items() if k}, unidentified=models.get("", 0)
-                               + models.get(None, 0), as_of=as_of)
+        verdict = host_verdict(counts={k: n for k, n in models.items() if k}, unidentified=models.get("", 0),
+                               as_of=as_of)
         host_classes[cluster_id][_host_label(verdict)] += 1
     family_of = families()
     licenses = _licenses_in_force(as_of)
