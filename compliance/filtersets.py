@@ -63,8 +63,11 @@ class SeverityAtLeastFilter(django_filters.ChoiceFilter):
 
 class FindingFilterSet(django_filters.FilterSet):
     q = SearchFilter(search_fields=("title", "kind", "citation"))
-    status = django_filters.MultipleChoiceFilter(choices=Finding.Status.choices)
-    severity = SeverityFilter(choices=Finding.Severity.choices, help_text="number or label, e.g. 50 or critical")
+    # Sized to their options: a multi-select shorter than its list hides choices behind a scrollbar.
+    status = django_filters.MultipleChoiceFilter(choices=Finding.Status.choices, widget=forms.SelectMultiple(
+        attrs={"size": len(Finding.Status.choices)}))
+    severity = SeverityFilter(choices=Finding.Severity.choices, help_text="number or label, e.g. 50 or critical",
+                              widget=forms.SelectMultiple(attrs={"size": len(Finding.Severity.choices)}))
     severity_min = SeverityAtLeastFilter(field_name="severity", lookup_expr="gte", choices=Finding.Severity.choices,
                                          label="Severity at least", help_text="number or label")
     cluster = RefFilter(field_name="cluster_id", name_field="cluster__name", lookup="clusters")

@@ -1,6 +1,7 @@
 """Thin Celery wrappers: pass ids, call services, retry with backoff."""
 from celery import shared_task
 from django.conf import settings
+from django.utils import timezone
 
 from . import services
 
@@ -25,3 +26,9 @@ def sweep_pending_evaluations() -> int:
 @shared_task(**_RETRY)
 def rescore_fleet() -> int:
     return services.fleet_rescore()
+
+
+@shared_task(**_RETRY)
+def rescore_clusters(cluster_ids: list[int]) -> int:
+    """After a declaration that can change their determination (e.g. a licence entered)."""
+    return services.clusters_score(cluster_ids=cluster_ids, as_of=timezone.localdate())

@@ -185,6 +185,7 @@ class GpuFilterSet(django_filters.FilterSet):
     cluster = RefFilter(field_name="host__cluster_id", name_field="host__cluster__name", lookup="clusters")
     model = django_filters.CharFilter(field_name="classification__catalog_model", label="Catalog model")
     eccn = django_filters.CharFilter(field_name="classification__eccn", label="ECCN")
+    paragraph = django_filters.CharFilter(field_name="classification__paragraph", label="ECCN paragraph")
     last_seen = DateTimeRangeFilter()
 
     class Meta:

@@ -10,5 +10,6 @@ router.register("findings", views.FindingViewSet, basename="finding")
 
 urlpatterns = [
     path("clusters/<str:pk>/audit", views.ClusterAuditReportView.as_view(), name="cluster-audit"),
+    path("clusters/<str:pk>/scores", views.ClusterScoreHistoryView.as_view(), name="cluster-scores"),
     *router.urls,
 ]

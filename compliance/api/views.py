@@ -17,7 +17,7 @@ from .. import filtersets, services
 from ..access.permissions import CanTriageObject, HasReadRole
 from ..access.schema import ScopedAutoSchema
 from ..access.scope import Capability, ScopedQuerysetMixin, user_scope
-from ..access.viewsets import ScopedReadOnlyViewSet
+from ..access.viewsets import BoundedLimitOffsetPagination, ScopedReadOnlyViewSet
 from ..audit.canonical import canonical_json, sha256_hex
 from ..findings import TriageError, finding_triage
 from ..models import ClusterScore, Finding, FindingEvent, GpuClassification
@@ -81,6 +81,29 @@ class FindingViewSet(TabularExportMixin, ScopedReadOnlyViewSet):
         except TriageError as exc:
             raise ValidationError({"to_status": [str(exc)]})
         return Response(serializers.FindingDetailSerializer(self.get_object()).data)
+
+
+class ClusterScoreHistoryView(ScopedQuerysetMixin, GenericAPIView):
+    """One cluster's scores, newest day first: one row per day it was scored (the day's latest evaluation)."""
+
+    queryset = Cluster.objects.all()
+    scope_lookups = ("operator",)
+    permission_classes = [HasReadRole]
+    serializer_class = serializers.ClusterScoreSerializer
+    pagination_class = BoundedLimitOffsetPagination
+    filter_backends = []
+    schema = ScopedAutoSchema()
+
+    @extend_schema(
+        operation_id="clusters_scores_list", summary="Score history of one cluster (one score per day)",
+        parameters=[OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The cluster's id")],
+        responses=serializers.ClusterScoreSerializer(many=True),
+    )
+    def get(self, request, pk: str):
+        cluster = self.get_object()
+        scores = ClusterScore.objects.filter(cluster=cluster).select_related("cluster").order_by("-as_of")
+        page = self.paginate_queryset(scores)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
 
 class AuditQuerySerializer(drf_serializers.Serializer):

@@ -31,8 +31,11 @@ def audit_gpu_table(document: dict) -> Table:
             required = "undetermined: the GPU matches no catalog entry"
         elif not determination:
             required = f"undetermined: {verdict.get('undetermined', 'no determination')}"
+        elif determination.get("license_required") is None:
+            missing = ", ".join(determination.get("missing", []))
+            required = determination.get("headline") or f"undetermined: missing {missing or 'a deciding fact'}"
         else:
-            required = "yes" if determination.get("license_required") else "no"
+            required = "yes" if determination["license_required"] else "no"
         rows.append([
             cluster["name"], cluster["site"], cluster["country"], cluster["operator"], report["as_of"],
             report["rule_in_force"], gpu["host"], gpu["uuid"], gpu["reported_name"],

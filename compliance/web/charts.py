@@ -18,6 +18,7 @@ class Bar:
     y: int
     width: float
     css: str = ""
+    href: str = ""
 
 
 @dataclass
@@ -45,15 +46,19 @@ def _display(value: float) -> str:
 
 
 def bar_chart(title: str, items: list[tuple[str, float]], *, css: dict[str, str] | None = None,
-              limit: int = 12) -> BarChart:
-    """Horizontal bars, largest first (at most `limit`, the rest summed into "other")."""
+              links: dict[str, str] | None = None, limit: int = 12) -> BarChart:
+    """Horizontal bars, largest first (at most `limit`, the rest summed into "other").
+
+    `links` maps a label to the page listing what its bar counts (the bar is then a link).
+    """
     items = sorted(items, key=lambda item: (-item[1], item[0]))
     if len(items) > limit:
         items = items[:limit - 1] + [("other", sum(value for _, value in items[limit - 1:]))]
     top = max((value for _, value in items), default=0) or 1
     bars = [
         Bar(label=label, value=value, display=_display(value), y=BAR_GAP + i * (BAR_HEIGHT + BAR_GAP),
-            width=round(BAR_AREA * value / top, 1), css=(css or {}).get(label, ""))
+            width=round(BAR_AREA * value / top, 1), css=(css or {}).get(label, ""),
+            href=(links or {}).get(label, ""))
         for i, (label, value) in enumerate(items)
     ]
     return BarChart(title=title, bars=bars)

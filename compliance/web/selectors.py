@@ -28,21 +28,28 @@ def _label(value, *, missing: str, empty: str) -> str:
     return value or empty
 
 
-def gpus_by_model(scope: Scope) -> list[tuple[str, int]]:
+# Each figure comes with the GPU/cluster/finding list filters that select what it counts (None: no
+# filter can, e.g. GPUs not classified yet), so a dashboard bar opens its rows.
+
+def gpus_by_model(scope: Scope) -> list[tuple[str, int, dict | None]]:
     rows = (scope.filter(Gpu.objects.all(), ("host__cluster__operator",))
             .values("classification__catalog_model").annotate(n=Count("id")).order_by())
     return [(_label(r["classification__catalog_model"], missing="not yet classified", empty="no catalog match"),
-             r["n"]) for r in rows]
+             r["n"], {"model": r["classification__catalog_model"]} if r["classification__catalog_model"] else None)
+            for r in rows]
 
 
-def gpus_by_classification(scope: Scope) -> list[tuple[str, int]]:
+def gpus_by_classification(scope: Scope) -> list[tuple[str, int, dict | None]]:
     rows = (scope.filter(Gpu.objects.all(), ("host__cluster__operator",))
             .values("classification__eccn", "classification__paragraph").annotate(n=Count("id")).order_by())
-    out = defaultdict(int)
+    out, params = defaultdict(int), {}
     for r in rows:
         eccn = _label(r["classification__eccn"], missing="not yet classified", empty="not 3A090")
-        out[f"{eccn} {r['classification__paragraph'] or ''}".strip()] += r["n"]
-    return list(out.items())
+        label = r["classification__paragraph"] or eccn
+        out[label] += r["n"]
+        if r["classification__eccn"]:
+            params[label] = {"eccn": r["classification__eccn"], "paragraph": r["classification__paragraph"] or ""}
+    return [(label, n, params.get(label)) for label, n in out.items()]
 
 
 def latest_scores(scope: Scope):
@@ -77,13 +84,15 @@ def compute_by_family(scope: Scope) -> list[dict]:
                   key=lambda f: f["label"])
 
 
-def unresolved_findings(scope: Scope, by: str) -> list[tuple[str, int]]:
+def unresolved_findings(scope: Scope, by: str) -> list[tuple[str, int, dict]]:
     rows = (scope.filter(Finding.objects.filter(status__in=UNRESOLVED), FINDING_SCOPE)
             .values(by).annotate(n=Count("id")).order_by())
+    unresolved = {"status": [str(status) for status in UNRESOLVED]}
     if by == "severity":
         labels = dict(Finding.Severity.choices)
-        return [(labels.get(r["severity"], str(r["severity"])), r["n"]) for r in rows]
-    return [(r[by], r["n"]) for r in rows]
+        return [(labels.get(r["severity"], str(r["severity"])), r["n"],
+                 {"severity": labels.get(r["severity"], str(r["severity"])), **unresolved}) for r in rows]
+    return [(r[by], r["n"], {by: r[by], **unresolved}) for r in rows]
 
 
 def findings_over_time(scope: Scope, *, weeks: int = 12) -> tuple[list[str], list[int], list[int]]:

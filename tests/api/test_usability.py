@@ -57,12 +57,12 @@ def test_severity_accepts_the_label_responses_carry(users, family_a, family_b):
     assert bad.status_code == 400 and "severity" in bad.json()["detail"]
 
 
-def test_unknown_format_is_406_naming_the_formats_with_a_flat_error(users, family_a):
+def test_unknown_format_is_400_naming_the_formats_with_a_flat_error(users, family_a):
     client = api_client(users["admin"])
     response = client.get("/api/v1/findings", {"format": "xml"})
-    assert response.status_code == 406
+    assert response.status_code == 400
     body = response.json()
-    assert body["error"] == "not_acceptable" and isinstance(body["detail"], str)
+    assert body["error"] == "unknown_format" and isinstance(body["detail"], str)
     assert "csv" in body["detail"] and "xlsx" in body["detail"] and "json" in body["detail"]
 
 
