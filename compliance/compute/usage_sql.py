@@ -13,6 +13,8 @@ from datetime import datetime, timedelta, timezone
 
 from django.db import connection
 
+from inventory.models import Host
+
 from .model import BUCKET_SECONDS, Rules, Usage
 
 _EPOCH = {
@@ -29,25 +31,23 @@ _BUCKET = {
 
 _SQL = """
 WITH placed AS (
-  SELECT s.id, s.gpu_id, h.cluster_id, g.name AS chip_name, g.pci_device_id,
-         s.utilization_gpu_pct AS util, s.energy_mj AS energy,
+  SELECT s.id, s.gpu_id, s.host_id, s.utilization_gpu_pct AS util, s.energy_mj AS energy,
          CASE WHEN {collected} > {received} + {tolerance} THEN {received} ELSE {collected} END AS placed_at,
          CASE WHEN {collected} > {received} + {tolerance} THEN 1 ELSE 0 END AS corrected
   FROM inventory_gpusample s
   JOIN inventory_observation o ON o.id = s.observation_id
-  JOIN inventory_host h ON h.id = s.host_id
-  JOIN inventory_gpu g ON g.id = s.gpu_id
-  WHERE s.collected_at >= %s AND s.collected_at < %s AND h.cluster_id IS NOT NULL{filters}
+  WHERE s.collected_at >= %s AND s.collected_at < %s
+    AND {hosts}{received_by}
 ), paired AS (
   SELECT placed.*, LAG(placed_at) OVER w AS prev_at, LAG(energy) OVER w AS prev_energy, LAG(id) OVER w AS prev_id
   FROM placed WINDOW w AS (PARTITION BY gpu_id ORDER BY placed_at, id)
 ), intervals AS (
-  SELECT cluster_id, chip_name, pci_device_id, gpu_id, id, prev_id, util, energy, prev_energy, corrected,
+  SELECT gpu_id, host_id, id, prev_id, util, energy, prev_energy, corrected,
          placed_at - prev_at AS dt, {bucket} AS bucket,
          CASE WHEN placed_at - prev_at > 0 AND placed_at - prev_at <= {gap} THEN 1 ELSE 0 END AS counted
   FROM paired WHERE prev_at >= {start} AND prev_at < {end}
 ), per_gpu AS (
-  SELECT cluster_id, bucket, chip_name, pci_device_id, gpu_id,
+  SELECT gpu_id, host_id, bucket,
     SUM(counted) AS samples,
     SUM(CASE WHEN counted = 1 THEN dt ELSE 0 END) AS gpu_seconds,
     SUM(CASE WHEN counted = 1 AND util IS NOT NULL THEN dt * util / 100.0 ELSE 0 END) AS busy,
@@ -60,9 +60,9 @@ WITH placed AS (
     SUM(corrected) AS corrected,
     MIN(CASE WHEN prev_id < id THEN prev_id ELSE id END) AS first_id,
     MAX(CASE WHEN prev_id > id THEN prev_id ELSE id END) AS last_id
-  FROM intervals GROUP BY cluster_id, bucket, chip_name, pci_device_id, gpu_id
+  FROM intervals GROUP BY gpu_id, host_id, bucket
 )
-SELECT cluster_id, bucket, chip_name, pci_device_id,
+SELECT h.cluster_id, p.bucket, g.name, g.pci_device_id,
   SUM(CASE WHEN samples > 0 THEN 1 ELSE 0 END), SUM(samples), SUM(gpu_seconds), SUM(busy), SUM(unknown),
   SUM(energy_j), SUM(resets), SUM(gaps), SUM(gap_seconds), SUM(corrected),
   SUM(CASE WHEN busy >= {training} THEN 1 ELSE 0 END),
@@ -70,8 +70,9 @@ SELECT cluster_id, bucket, chip_name, pci_device_id,
   SUM(CASE WHEN busy >= {training} THEN busy ELSE 0 END),
   SUM(CASE WHEN busy >= {training} THEN unknown ELSE 0 END),
   MIN(first_id), MAX(last_id)
-FROM per_gpu GROUP BY cluster_id, bucket, chip_name, pci_device_id
-ORDER BY cluster_id, bucket, chip_name, pci_device_id
+FROM per_gpu p JOIN inventory_gpu g ON g.id = p.gpu_id JOIN inventory_host h ON h.id = p.host_id
+GROUP BY h.cluster_id, p.bucket, g.name, g.pci_device_id
+ORDER BY h.cluster_id, p.bucket, g.name, g.pci_device_id
 """
 
 
@@ -98,16 +99,20 @@ def hourly_usage(*, start: datetime, end: datetime, rules: Rules, max_clock_ahea
     vendor = connection.vendor
     epoch, bucket = _EPOCH[vendor], _BUCKET[vendor]
     adapt = connection.ops.adapt_datetimefield_value
-    filters, params = "", [adapt(start),
-                           adapt(end + timedelta(seconds=rules.max_gap_seconds + max_clock_ahead_seconds))]
+    params = [adapt(start), adapt(end + timedelta(seconds=rules.max_gap_seconds + max_clock_ahead_seconds))]
+    hosts = Host.objects.filter(cluster__isnull=False)
     if cluster_ids is not None:
-        filters += f" AND h.cluster_id IN ({', '.join(str(int(i)) for i in cluster_ids) or 'NULL'})"
+        hosts = hosts.filter(cluster_id__in=cluster_ids)
+    inner, inner_params = hosts.values("id").query.sql_with_params()
+    params.extend(inner_params)
+    received = ""
     if received_by is not None:
-        filters += " AND o.received_at <= %s"
+        received = " AND o.received_at <= %s"
         params.append(adapt(received_by))
     sql = _SQL.format(
         collected=epoch.format("s.collected_at"), received=epoch.format("o.received_at"),
-        tolerance=float(rules.skew_tolerance_seconds), filters=filters, bucket=bucket.format("prev_at", BUCKET_SECONDS),
+        tolerance=float(rules.skew_tolerance_seconds), received_by=received,
+        hosts=f"s.host_id IN ({inner})", bucket=bucket.format("prev_at", BUCKET_SECONDS),
         gap=float(rules.max_gap_seconds), start=float(start.timestamp()), end=float(end.timestamp()),
         training=float(rules.training_utilization_pct) / 100 * BUCKET_SECONDS,
     )
