@@ -282,3 +282,12 @@ def test_detail_pages_do_not_grow_queries_with_rows(as_role, family_a, url):
     with CaptureQueriesContext(connection) as large:
         client.get(path)
     assert len(large) == len(small), path
+
+
+def test_location_pages_share_the_officer_layout_and_navigation(as_role, family_a):
+    client = as_role("officer_a")
+    html = client.get(f"/location/hosts/{family_a.hosts[0].pk}/").content.decode()
+    assert '<header class="top">' in html and 'href="/locations/"' in html and "/static/web/app.css" in html
+    assert "officer" in html.split('class="who"', 1)[1]  # the roles reach base.html on another app's page
+    listing = client.get("/locations/").content.decode()
+    assert 'id="location-table"' in listing and "no host has been measured yet" in listing

@@ -5,7 +5,7 @@ from django.core.exceptions import PermissionDenied
 
 from inventory import selectors as inventory_selectors
 
-from ...access.scope import Capability, user_roles, user_scope
+from ...access.scope import Capability, user_scope
 from ...models import Finding
 
 OBSERVATION_SCOPE = ("host__cluster__operator",)
@@ -27,11 +27,6 @@ class StaffRoleRequiredMixin(LoginRequiredMixin):
         if request.user.is_authenticated and not user_scope(request.user, Capability.READ).granted:
             raise PermissionDenied("this account has no chipwatch role")
         return super().dispatch(request, *args, **kwargs)
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        context["roles"] = sorted(user_roles(self.request.user))
-        return context
 
     @property
     def read_scope(self):
