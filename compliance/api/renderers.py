@@ -7,7 +7,7 @@ import io
 from rest_framework.renderers import BaseRenderer
 
 from ..audit.canonical import canonical_json
-from ..exports.tabular import formula_neutralise, table_csv, table_xlsx
+from ..exports.tabular import formula_neutralise, rows_flatten, table_csv, table_xlsx
 
 
 class CanonicalJSONRenderer(BaseRenderer):
@@ -57,8 +57,12 @@ class _TableRenderer(BaseRenderer):
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
         context = renderer_context or {}
-        table = context["view"].export_table(data)
         response = context.get("response")
+        if response is not None and response.status_code >= 400:
+            # An error asked for as a table (a 404, a bad filter) is still an error: its fields in one row.
+            table = rows_flatten([data if isinstance(data, dict) else {"detail": data}], title="error")
+        else:
+            table = context["view"].export_table(data)
         if response is not None:
             name = "".join(c if c.isalnum() or c in "-_." else "-" for c in table.title).strip("-") or "export"
             response["Content-Disposition"] = f'attachment; filename="{name}.{self.extension}"'

@@ -8,7 +8,14 @@ class AttestationNonceAdmin(admin.ModelAdmin):
     list_display = ("nonce", "agent", "issued_at", "expires_at", "consumed_at")
     readonly_fields = [f.name for f in AttestationNonce._meta.fields]
 
+    # Server-issued, single-use evidence of freshness: viewable, never edited or deleted by hand.
     def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False
 
 

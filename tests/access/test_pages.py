@@ -94,9 +94,10 @@ def test_silent_agents_show_last_seen_key_state_and_last_refusal(client, users, 
     Agent.objects.update(enrolled_at=long_ago)
     silent = Agent.objects.get(host=family_a.hosts[0])
     Agent.objects.filter(pk=silent.pk).update(last_seen=long_ago + timedelta(hours=1))
+    # Re-enrollment retires the old key before the new one is live (one live key per host).
+    Agent.objects.filter(pk=silent.pk).update(revoked_at=long_ago + timedelta(hours=2))
     successor = Agent.objects.create(host=family_a.hosts[0], public_key="B" * 43 + "=")
     Agent.objects.filter(pk=successor.pk).update(enrolled_at=long_ago + timedelta(hours=2))
-    Agent.objects.filter(pk=silent.pk).update(revoked_at=long_ago + timedelta(hours=2))
     IngestRejection.objects.create(agent=successor, claimed_agent_id=str(successor.pk), reason="bad_signature",
                                    detail="signature does not verify")
     _login(client, users["auditor_a"])

@@ -212,3 +212,15 @@ def test_enrollment_secret_revocation_in_the_admin_is_final(admin_client, family
     assert secret.revoked_at is not None and _events(secret)[-1].before["revoked_at"] is None
     assert admin_client.post(f"/admin/inventory/enrollmentsecret/{secret.pk}/change/",
                              {"revoked_at": ""}).status_code == 403
+
+
+def test_an_agents_reports_write_no_audit_event(client, enrolled_agent):
+    """Sequence, last_seen and budget counters are bookkeeping: a report is evidence in Observation, not an edit."""
+    from tests.reports import minimal_report, signed_post
+
+    agent, key = enrolled_agent
+    before = AuditEvent.objects.count()
+    for sequence in range(3):
+        response = signed_post(client, minimal_report(str(agent.id), sequence=sequence), key)
+        assert response.status_code in (200, 201), response.content
+    assert AuditEvent.objects.count() == before
