@@ -129,7 +129,9 @@ def split_by_organization(places: dict[int, Place], host_ids: list[int], *, kind
         subject = own[0]
         yield FindingSpec(
             kind=kind, severity=severity, subject_type=Subject.HOST, subject_id=subject,
-            dedup_key=f"{dedup_key}:org{operator_id}" if shared else dedup_key,
+            # Always per operator: with a bare key, the finding first raised for one tenant would be refreshed
+            # later with another tenant's hosts once the first tenant's GPUs left (found by the invariant test).
+            dedup_key=f"{dedup_key}:org{operator_id}",
             title=title + (" (some hosts belong to another organization)" if shared else ""),
             citation=citation, observation_ids=observation_ids(own),
             figures={**figures(own), "other_organizations_hosts": len(host_ids) - len(own)},
