@@ -58,9 +58,12 @@ class _TableRenderer(BaseRenderer):
     def render(self, data, accepted_media_type=None, renderer_context=None):
         context = renderer_context or {}
         response = context.get("response")
-        if response is not None and response.status_code >= 400:
-            # An error asked for as a table (a 404, a bad filter) is still an error: its fields in one row.
-            table = rows_flatten([data if isinstance(data, dict) else {"detail": data}], title="error")
+        request = context.get("request")
+        if (response is not None and response.status_code >= 400) or (request is not None and request.method != "GET"):
+            # An error (a 404, a bad filter) or an OPTIONS/POST answer asked for as a table is not the listing
+            # the view exports: its fields in one row.
+            table = rows_flatten([data if isinstance(data, dict) else {"detail": data}],
+                                 title="error" if response is not None and response.status_code >= 400 else "answer")
         else:
             table = context["view"].export_table(data)
         if response is not None:
