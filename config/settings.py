@@ -164,6 +164,7 @@ CELERY_BEAT_SCHEDULE = {
     "compute-rollup": {"task": "compliance.compute.tasks.rollup_recent", "schedule": 900.0},
     "sweep-pending-attestations": {"task": "compliance.attestation.tasks.sweep_pending_attestations",
                                    "schedule": 300.0},
+    "create-partitions-ahead": {"task": "inventory.tasks.partitions_create_ahead", "schedule": 86400.0},
 }
 
 # --- REST framework -----------------------------------------------------------

@@ -432,3 +432,25 @@ class License(models.Model):
 
     def __str__(self):
         return self.number
+
+
+class ArchivedPartition(AppendOnlyModel):
+    """A month of history exported by ``manage.py retention`` and detached from its table
+    (inventory.services.retention); the file's SHA-256 is what a restore is checked against."""
+
+    table = models.CharField(max_length=63, help_text="The partitioned table, e.g. inventory_gpusample")
+    partition = models.CharField(max_length=63, help_text="The detached partition's table name")
+    range_start = models.DateTimeField(help_text="First instant the partition held (inclusive)")
+    range_end = models.DateTimeField(help_text="End of its range (exclusive)")
+    rows = models.BigIntegerField()
+    file_name = models.CharField(max_length=255, help_text="The gzip'd CSV (COPY … WITH HEADER) it was exported to")
+    file_bytes = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64, help_text="SHA-256 of the compressed file")
+    dropped = models.BooleanField(help_text="False: the detached table is still in the database")
+    archived_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["table", "range_start"]
+
+    def __str__(self):
+        return f"{self.partition} ({self.rows} rows)"
