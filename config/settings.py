@@ -178,6 +178,9 @@ REST_FRAMEWORK = {
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
+    # JSON nested past the recursion limit is a 400 like any malformed body (config/parsers.py).
+    "DEFAULT_PARSER_CLASSES": ["config.parsers.DepthSafeJSONParser", "rest_framework.parsers.FormParser",
+                               "rest_framework.parsers.MultiPartParser"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
     # Reverse proxies in front of the app whose X-Forwarded-For is trusted (client addresses for limits).

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import logging
 import secrets
 import uuid
@@ -24,6 +23,7 @@ from django.utils import timezone
 
 from compliance.findings import FindingSpec, finding_raise
 from compliance.models import Finding
+from config.parsers import json_loads
 from inventory.models import Agent, Gpu, Observation
 
 from . import crosscheck
@@ -66,9 +66,9 @@ def attestation_nonce_request(*, agent_id: str, signature: str, body: bytes) -> 
     if len(body) > MAX_REQUEST_BYTES:
         raise AttestationError(413, "too_large", f"request body over {MAX_REQUEST_BYTES} bytes")
     try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise AttestationError(400, "invalid_json", "the body is not JSON") from None
+        payload = json_loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise AttestationError(400, "invalid_json", f"the body is not JSON: {str(exc)[:200]}") from None
     if not isinstance(payload, dict) or payload.get("agent_id") != agent_id:
         raise AttestationError(400, "agent_mismatch", "the body's agent_id must be the authenticating agent")
     try:

@@ -8,7 +8,6 @@ challenge fresh and unused) or answered with a 4xx naming what is wrong.
 from __future__ import annotations
 
 import base64
-import json
 import math
 import re
 import secrets
@@ -29,10 +28,11 @@ from compliance.attestation.location import location_proof
 from compliance.core.destinations import default_destinations
 from compliance.findings import FindingSpec, finding_raise
 from compliance.models import Finding
+from config.parsers import json_loads
 from inventory.models import Agent, Host
 
 from . import bounds
-from .landmark import CLAIM_SCHEMA, MEASUREMENT_SCHEMA
+from .landmark import CLAIM_SCHEMA, LANDMARK_HEADER, MEASUREMENT_SCHEMA
 from .models import Challenge, Landmark, Measurement
 
 MAX_ROUNDS = 64
@@ -99,17 +99,22 @@ def landmark_register(*, name: str, latitude: float, longitude: float, country: 
     return landmark
 
 
+_LANDMARK_ID = re.compile(r"[0-9]{1,18}")
+
+
 def _signed_request(*, landmark_id: str, signature: str, body: bytes, schema: str) -> tuple[Landmark, dict]:
     """Authenticate a landmark's request: the body is its canonical JSON, signed with its key."""
     if len(body) > MAX_BODY_BYTES:
         raise LocationError(413, "too_large", f"body over {MAX_BODY_BYTES} bytes")
     try:
-        payload = json.loads(body.decode("utf-8"))
+        payload = json_loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise LocationError(400, "malformed_json", str(exc)[:200])
     if not isinstance(payload, dict) or payload.get("schema") != schema:
         raise LocationError(400, "invalid_request", f"expected a JSON object with schema {schema!r}")
-    landmark = Landmark.objects.filter(pk=int(landmark_id)).first() if str(landmark_id).isdigit() else None
+    if landmark_id and not _LANDMARK_ID.fullmatch(landmark_id):  # "²".isdigit() is true, int("²") raises
+        raise LocationError(400, "invalid_header", f"{LANDMARK_HEADER} must be a landmark id in ASCII digits")
+    landmark = Landmark.objects.filter(pk=int(landmark_id)).first() if landmark_id else None
     if landmark is None:
         raise LocationError(401, "unknown_landmark", f"no landmark {landmark_id!r}")
     if not signature or not protocol.verify(landmark.public_key, payload, signature):

@@ -8,12 +8,13 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.parsers import JSONParser
+from rest_framework.exceptions import ParseError
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.limits import ENROLL_FAILURES, EnrollFailureThrottle
+from config.parsers import DepthSafeJSONParser
 
 from ..services import enrollment, ingest
 
@@ -35,7 +36,7 @@ class EnrollSerializer(serializers.Serializer):
 class EnrollView(APIView):
     authentication_classes = []
     permission_classes = [AllowAny]
-    parser_classes = [JSONParser]
+    parser_classes = [DepthSafeJSONParser]
     throttle_classes = [EnrollFailureThrottle]
 
     @extend_schema(
@@ -45,7 +46,12 @@ class EnrollView(APIView):
         summary="Register an agent's public key with an enrollment secret",
     )
     def post(self, request):
-        data = EnrollSerializer(data=request.data)
+        try:
+            body = request.data
+        except ParseError:  # no agent sends a body it cannot parse: counts towards 429 like a refused secret
+            ENROLL_FAILURES.record(request)
+            raise
+        data = EnrollSerializer(data=body)
         if not data.is_valid():
             return Response({"error": "invalid_request", "detail": data.errors}, status=400)
         try:
