@@ -75,7 +75,7 @@ def naive_rollup(gpu_ids, start: datetime, end: datetime) -> None:
     """What a straightforward ORM loop would do: each GPU's samples into Python, buckets one by one."""
     from compliance.compute import model
     from compliance.compute.models import ComputeBucket
-    from compliance.compute.services import accounting_rules
+    from compliance.compute.selectors import accounting_rules
     from inventory.models import GpuSample
 
     rules = accounting_rules()

@@ -11,22 +11,16 @@ from inventory.models import Cluster, GpuSample, Organization
 
 from ..core.destinations import default_destinations
 from ..findings import FindingSpec, finding_raise
-from ..identify import identify
 from ..models import Finding
 from ..selectors import families
 from . import model, selectors
 from .models import ComputeBucket
+from .selectors import accounting_rules
 from .usage_sql import hourly_usage
 
 RUN_KIND = "training_run"
 RUN_CITATION = ("docs/compute-accounting.md (estimate model); thresholds: 90 FR 4544 ECCN 4E091 (not enforced), "
                 "Regulation (EU) 2024/1689 Art. 51(2), BIS IaaS guidance of May 13 2025")
-
-
-def accounting_rules() -> model.Rules:
-    return model.Rules(max_gap_seconds=settings.CHIPWATCH_COMPUTE_MAX_GAP_SECONDS,
-                       skew_tolerance_seconds=settings.CHIPWATCH_CLOCK_SKEW_SECONDS,
-                       training_utilization_pct=settings.CHIPWATCH_TRAINING_UTILIZATION_PCT)
 
 
 def compute_rollup(*, start: datetime, end: datetime, cluster_ids: list[int] | None = None) -> int:
@@ -41,8 +35,7 @@ def compute_rollup(*, start: datetime, end: datetime, cluster_ids: list[int] | N
         for row in rows:
             key = (row.chip_name, row.pci_device_id)
             if key not in names:
-                match = identify(pci_device_id=row.pci_device_id, name=row.chip_name or None)
-                names[key] = match.chip.key if match.chip else ""
+                names[key] = selectors.catalog_model_of(chip_name=row.chip_name, pci_device_id=row.pci_device_id)
             buckets.append(ComputeBucket(cluster_id=row.cluster_id, start=row.start, chip_name=row.chip_name,
                                          pci_device_id=row.pci_device_id, catalog_model=names[key],
                                          computed_at=now, **vars(row.usage)))
@@ -122,7 +115,7 @@ def run_finding(*, cluster: Cluster, run: model.Run, family) -> FindingSpec:
         severity=severity,
         subject_type=Finding.Subject.CLUSTER,
         subject_id=cluster.id,
-        dedup_key=f"{RUN_KIND}:cluster{cluster.id}:{run.start:%Y%m%dT%H}",
+        dedup_key=selectors.run_dedup_key(cluster_id=cluster.id, run=run),
         title=(f"Training run: {run.peak_gpus} GPUs for {run.hours} h from {run.start:%Y-%m-%d %H:00} UTC, "
                f"{run.gpu_hours:,.0f} GPU-hours, {run.ops.lower:.2g}–{upper} operations"),
         citation=RUN_CITATION,

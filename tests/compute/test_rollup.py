@@ -8,7 +8,8 @@ import pytest
 
 from compliance.compute import model
 from compliance.compute.models import ComputeBucket
-from compliance.compute.services import accounting_rules, compute_rollup
+from compliance.compute.selectors import accounting_rules
+from compliance.compute.services import compute_rollup
 from inventory.models import GpuSample
 
 from .conftest import T0, every, h800_report, history

@@ -11,6 +11,7 @@ from inventory.models import Gpu, Host
 from ...access.scope import ScopedQuerysetMixin
 from ...models import ClusterScore, Finding
 from .. import charts
+from ..compute_panel import compute_panel
 from .base import FilteredListMixin, StaffRoleRequiredMixin
 
 CLUSTER_SCOPE = ("operator",)
@@ -45,6 +46,7 @@ class ClusterDetailView(StaffRoleRequiredMixin, ScopedQuerysetMixin, DetailView)
             license_status=inventory_selectors.cluster_license_status(cluster, on=timezone.localdate()),
             findings=Finding.objects.filter(cluster=cluster).select_related("assignee"),
             can_enter_licence=self.triage_scope.contains(cluster, CLUSTER_SCOPE),
+            compute=compute_panel(cluster_id=cluster.id, params=self.request.GET),
             **kwargs)
 
 
