@@ -18,6 +18,7 @@ from django.utils import timezone
 from chipwatch_agent.protocol import canonical_json, sha256_hex
 
 from compliance.attestation.selectors import attestation_as_of, attested_compute_share
+from compliance.compute.selectors import compute_as_of
 from inventory.models import Cluster, Gpu, Host, License, Organization, Transfer
 from inventory.selectors import full_identities_as_of
 
@@ -657,6 +658,7 @@ def cluster_audit_report(*, cluster: Cluster, as_of: date) -> dict:
         "figures": figures,
         "transfers": transfers,
         "attested_compute": attested_compute_share(inventory=inventory, models=figures["models"]),
+        "compute": compute_as_of(cluster_id=cluster.id, as_of=as_of, received_by=end),
         "findings": findings,
         "evidence_observation_ids": sorted({g["observation_id"] for g in inventory}),
     }
