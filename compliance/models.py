@@ -132,3 +132,18 @@ class HostClassification(models.Model):
 
     def __str__(self):
         return f"{self.host_id}: {self.eccn or self.paragraph or 'not 4A090'}"
+
+
+class HostEvaluation(models.Model):
+    """What the last evaluation of a host rested on: the identity its GPU classifications came from
+    and the cluster it was scored in.  The batch evaluation (compliance.evaluation) compares a
+    marked host against it, so a report that changed neither re-classifies and re-scores nothing."""
+
+    host = models.OneToOneField("inventory.Host", on_delete=models.CASCADE, related_name="evaluation")
+    identity_sha256 = models.CharField(max_length=64, blank=True, help_text="Host.identity_sha256 when evaluated")
+    cluster = models.ForeignKey("inventory.Cluster", null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="+", help_text="The cluster the host was scored in")
+    evaluated_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.host_id} evaluated {self.evaluated_at:%Y-%m-%d %H:%M:%S}"

@@ -1,4 +1,5 @@
-"""Writes of the compliance side: evaluations, classifications, scores.
+"""Writes of the compliance side: classifications, scores, transfer findings (evaluation after
+reports: compliance.evaluation).
 
 The law lives in `compliance.core` (pure); this module feeds it inventory rows and
 stores what it answers.  Fleet-wide work is set-based: one aggregate query over
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
-from datetime import date, timedelta
+from datetime import date
 from functools import lru_cache
 
 from django.db import connection, transaction
@@ -19,7 +20,7 @@ from chipwatch_agent.protocol import canonical_json, sha256_hex
 
 from compliance.attestation.selectors import attestation_as_of, attested_compute_share
 from compliance.compute.selectors import compute_as_of
-from inventory.models import Cluster, Gpu, Host, License, Organization, Transfer
+from inventory.models import Cluster, Gpu, License, Organization, Transfer
 from inventory.selectors import full_identities_as_of
 
 from .core import InsufficientSpec, LicenceGap, UnknownChip, chip as catalog_chip, classify, score_cluster
@@ -40,66 +41,39 @@ from .selectors import Family, families, holding, licence_holders
 log = logging.getLogger(__name__)
 
 
-def hosts_pending_evaluation(*, older_than_seconds: float, limit: int = 10_000) -> list[int]:
-    """Hosts marked longer ago than the bound: their evaluation message was lost (or is still
-    queued behind a backlog, when re-enqueueing costs a no-op).  Fresh marks have a message."""
-    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
-    return list(Host.objects.filter(needs_evaluation__lte=cutoff).order_by("needs_evaluation")
-                .values_list("id", flat=True)[:limit])
-
-
-def host_evaluate(*, host_id: int, as_of: date | None = None) -> None:
-    """Classify the host's GPUs, re-score its cluster, run the host detectors, clear the outbox mark.
-
-    Idempotent: the same inputs write the same rows.  The mark is cleared only if no
-    newer report set it meanwhile (compare-and-clear), so no evaluation is lost.
-    """
-    host = Host.objects.filter(pk=host_id).only("id", "cluster_id", "needs_evaluation").first()
-    if host is None or host.needs_evaluation is None:
-        return
-    marked_at = host.needs_evaluation
-    as_of = as_of or timezone.localdate()
-    with transaction.atomic():
-        gpus_classify(gpus=Gpu.objects.filter(host_id=host_id), as_of=as_of)
-        hosts_classify(host_ids=[host_id], as_of=as_of)
-        if host.cluster_id is not None:
-            clusters_score(cluster_ids=[host.cluster_id], as_of=as_of)
-        from .detectors import run_host_detectors
-
-        run_host_detectors(host_id=host_id)
-        transfers_check(host_ids=[host_id])
-        cleared = Host.objects.filter(pk=host_id, needs_evaluation=marked_at).update(needs_evaluation=None)
-        if not cleared:
-            # A report arrived while we evaluated; it did not enqueue (one was pending): we do.
-            from .tasks import evaluate_host
-
-            transaction.on_commit(lambda: evaluate_host.delay(host_id))
-
-
 def gpus_classify(*, gpus, as_of: date) -> int:
     """Match each GPU to the catalog and store its classification (bulk upsert)."""
     now = timezone.now()
-    rows = []
-    for gpu in gpus.only("id", "name", "pci_device_id", "last_observation_id"):
-        match = identify(pci_device_id=gpu.pci_device_id, name=gpu.name)
-        eccn = paragraph = rule = ""
-        if match.chip is not None:
-            try:
-                verdict = classify(match.chip, as_of)
-                eccn, paragraph, rule = verdict.eccn or "", verdict.paragraph or "", verdict.rule or ""
-            except InsufficientSpec as missing:
-                paragraph, rule = "undetermined", missing.needed_for[:120]
-        rows.append(GpuClassification(
-            gpu_id=gpu.id, catalog_model=match.chip.key if match.chip else "", match_basis=match.basis[:200],
-            eccn=eccn, paragraph=paragraph, rule=rule, as_of=as_of, evaluated_at=now,
-            observation_id=gpu.last_observation_id,
-        ))
+    rows = [gpu_classification(gpu_id=gpu.id, name=gpu.name, pci_device_id=gpu.pci_device_id,
+                               observation_id=gpu.last_observation_id, as_of=as_of, now=now)
+            for gpu in gpus.only("id", "name", "pci_device_id", "last_observation_id")]
+    classifications_upsert(rows)
+    return len(rows)
+
+
+def gpu_classification(*, gpu_id: int, name: str, pci_device_id: int | None, observation_id: int | None,
+                       as_of: date, now) -> GpuClassification:
+    """One GPU's catalog match and export classification, from the identity it last reported."""
+    match = identify(pci_device_id=pci_device_id, name=name)
+    eccn = paragraph = rule = ""
+    if match.chip is not None:
+        try:
+            verdict = classify(match.chip, as_of)
+            eccn, paragraph, rule = verdict.eccn or "", verdict.paragraph or "", verdict.rule or ""
+        except InsufficientSpec as missing:
+            paragraph, rule = "undetermined", missing.needed_for[:120]
+    return GpuClassification(
+        gpu_id=gpu_id, catalog_model=match.chip.key if match.chip else "", match_basis=match.basis[:200],
+        eccn=eccn, paragraph=paragraph, rule=rule, as_of=as_of, evaluated_at=now, observation_id=observation_id,
+    )
+
+
+def classifications_upsert(rows: list[GpuClassification]) -> None:
     GpuClassification.objects.bulk_create(
         rows, update_conflicts=True, unique_fields=["gpu"],
         update_fields=["catalog_model", "match_basis", "eccn", "paragraph", "rule", "as_of", "evaluated_at",
                        "observation"],
     )
-    return len(rows)
 
 
 # --- hosts as computers (4A090) ----------------------------------------------------

@@ -33,19 +33,33 @@ DETECTORS: tuple[str, ...] = (
 )
 
 
-def _modules():
-    return [importlib.import_module(f"{__name__}.{name}") for name in DETECTORS]
+# What each kind of change can alter, for the batch evaluation (compliance.evaluation), as
+# (module, function) in DETECTORS order: any report's telemetry and host facts reach the first;
+# only a changed identity (GPUs, their host or cluster) the second; re-scored clusters the third.
+ON_EVERY_REPORT: tuple[tuple[str, str], ...] = (("telemetry_integrity", "detect_reports"), ("usage_pattern", "detect"))
+ON_IDENTITY_CHANGE: tuple[tuple[str, str], ...] = (
+    ("identity", "detect"),
+    ("duplicate_identity", "detect"),
+    ("telemetry_integrity", "detect_identity"),
+    ("relocation", "detect"),
+    ("vanished_undeclared", "detect"),
+)
+ON_RESCORE: tuple[tuple[str, str], ...] = (("aggregation", "detect"),)
 
 
 def run_detectors(*, host_ids: list[int] | None) -> int:
     """Run every detector over the given hosts (or the fleet) and raise what they find."""
+    return run_checks(checks=[(name, "detect") for name in DETECTORS], host_ids=host_ids)
+
+
+def run_checks(*, checks, host_ids: list[int] | None) -> int:
+    """Run the given (module, function) checks over the hosts and raise what they find; an
+    empty list of hosts runs nothing (``None`` is the fleet)."""
+    if host_ids is not None and not host_ids:
+        return 0
     raised = 0
-    for module in _modules():
-        for spec in module.detect(host_ids=host_ids):
+    for module, function in checks:
+        for spec in getattr(importlib.import_module(f"{__name__}.{module}"), function)(host_ids=host_ids):
             finding_raise(spec=spec)
             raised += 1
     return raised
-
-
-def run_host_detectors(*, host_id: int) -> int:
-    return run_detectors(host_ids=[host_id])

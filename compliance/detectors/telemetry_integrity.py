@@ -85,10 +85,35 @@ REFUSAL_SEVERITY = {
 
 
 def detect(*, host_ids: list[int] | None) -> Iterable[FindingSpec]:
+    yield from _specs([*_report_checks(host_ids), *_identity_checks(host_ids)])
+
+
+def detect_reports(*, host_ids: list[int] | None) -> Iterable[FindingSpec]:
+    """The checks any report can change (refusals, skew, values, versions, machine id): run for
+    every evaluated host, also when its identity is unchanged."""
+    yield from _specs(list(_report_checks(host_ids)))
+
+
+def detect_identity(*, host_ids: list[int] | None) -> Iterable[FindingSpec]:
+    """The checks only a new full identity can change (hardware swap, unreadable UUIDs)."""
+    yield from _specs(list(_identity_checks(host_ids)))
+
+
+def _report_checks(host_ids) -> Iterable[dict]:
     since = lookback_start()
-    findings = [*_refused(host_ids, since), *_clock_skew(host_ids, since), *_impossible_values(host_ids, since),
-                *_version_mismatch(host_ids), *_hardware_swap(host_ids), *_machine_id_mismatch(host_ids),
-                *_unreadable_uuids(host_ids)]
+    yield from _refused(host_ids, since)
+    yield from _clock_skew(host_ids, since)
+    yield from _impossible_values(host_ids, since)
+    yield from _version_mismatch(host_ids)
+    yield from _machine_id_mismatch(host_ids)
+
+
+def _identity_checks(host_ids) -> Iterable[dict]:
+    yield from _hardware_swap(host_ids)
+    yield from _unreadable_uuids(host_ids)
+
+
+def _specs(findings: list[dict]) -> Iterable[FindingSpec]:
     places = host_places(spec["host_id"] for spec in findings)
     for spec in findings:
         place = places[spec.pop("host_id")]

@@ -48,7 +48,12 @@ def detect(*, host_ids: list[int] | None) -> Iterable[FindingSpec]:
     samples = GpuSample.objects.filter(collected_at__gte=since, utilization_gpu_pct__isnull=False,
                                        host__cluster__declared_purpose=Cluster.Purpose.INFERENCE)
     if host_ids is not None:
-        samples = samples.filter(host__cluster_id__in=Host.objects.filter(pk__in=host_ids).values("cluster_id"))
+        # Asked first, apart: most batches touch no inference cluster and then read no sample at all.
+        clusters = set(Host.objects.filter(pk__in=host_ids, cluster__declared_purpose=Cluster.Purpose.INFERENCE)
+                       .values_list("cluster_id", flat=True))
+        if not clusters:
+            return
+        samples = samples.filter(host__cluster_id__in=clusters)
     busy_days = defaultdict(list)
     for cluster_id, day, gpus, busy in _busy_gpus_per_day(samples):
         if gpus >= settings.CHIPWATCH_USAGE_MIN_GPUS and busy >= gpus * settings.CHIPWATCH_USAGE_GPU_SHARE:

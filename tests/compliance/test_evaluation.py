@@ -120,7 +120,7 @@ def test_the_sweeper_takes_only_marks_older_than_its_bound(enrolled_agent):
 
     from django.utils import timezone
 
-    from compliance.services import hosts_pending_evaluation
+    from compliance.evaluation.marks import hosts_pending_evaluation
 
     agent, _ = enrolled_agent
     Host.objects.filter(pk=agent.host_id).update(needs_evaluation=timezone.now() - timedelta(seconds=30))

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.utils import timezone
 
 from compliance.models import Finding
-from compliance.services import host_evaluate
+from compliance.evaluation.services import host_evaluate
 from inventory.services.enrollment import agent_enroll, enrollment_secret_create
 from inventory.models import Cluster, Host, Organization, Site
 from tests.reports import signed_post

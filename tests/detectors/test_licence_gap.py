@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from compliance.findings import finding_triage
 from compliance.models import ClusterScore, Finding
-from compliance.services import clusters_score
+from compliance.services import clusters_score, fleet_rescore
 from inventory.models import License
 
 from .conftest import findings
@@ -89,7 +89,10 @@ def test_an_officer_resolving_while_the_condition_holds_sees_it_reopen(fleet, pa
     node.report("hgx-h100")
     [finding] = findings("licence_gap")
     finding_triage(finding=finding, actor=None, to_status=Finding.Status.RESOLVED, note="looked fine")
-    node.report("hgx-h100")
+    node.report("hgx-h100")  # the same identity: the batch evaluation re-scores nothing (compliance.evaluation)
+    finding.refresh_from_db()
+    assert finding.status == Finding.Status.RESOLVED
+    fleet_rescore()  # what beat runs every hour: it sees the condition again
     finding.refresh_from_db()
     assert finding.status == Finding.Status.OPEN
     assert finding.events.order_by("id").last().note == "condition seen again after resolution"
