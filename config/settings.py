@@ -209,6 +209,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = CHIPWATCH_MAX_REPORT_BYTES * 2
 CHIPWATCH_ACCEPT_SYNTHETIC = env_bool("CHIPWATCH_ACCEPT_SYNTHETIC", not os.environ.get("DATABASE_URL"))
 # The sweeper re-enqueues hosts marked for evaluation longer ago than this (their message was lost).
 CHIPWATCH_SWEEP_AFTER_SECONDS = float(os.environ.get("CHIPWATCH_SWEEP_AFTER_SECONDS", "300"))
+# Most marked hosts one evaluation batch takes (compliance.evaluation), and how long a queued batch's
+# debounce flag lives if that batch never starts (a lost message; the sweeper covers it anyway).
+CHIPWATCH_EVALUATION_BATCH_SIZE = int(os.environ.get("CHIPWATCH_EVALUATION_BATCH_SIZE", "1000"))
+CHIPWATCH_EVALUATION_REQUEST_TTL_SECONDS = int(os.environ.get("CHIPWATCH_EVALUATION_REQUEST_TTL_SECONDS", "5"))
 # When set, /metrics requires "Authorization: Bearer <token>" (config/metrics.py).
 CHIPWATCH_METRICS_TOKEN = os.environ.get("CHIPWATCH_METRICS_TOKEN", "")
 # A directory shared by every gunicorn and Celery process on a machine: /metrics then adds up their counters

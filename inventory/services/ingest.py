@@ -239,16 +239,17 @@ def _same_report_but_identity(existing: Observation, report: dict) -> bool:
 
 
 def enqueue_evaluation(host_id: int) -> None:
-    """Runs after the report committed: nothing here may undo or fail the acknowledged report."""
-    from compliance.tasks import evaluate_host
+    """Runs after the report committed: nothing here may undo or fail the acknowledged report.
+    Asks for a batch evaluation (debounced: compliance.evaluation.marks) that takes this host's mark."""
+    from compliance.evaluation.marks import evaluation_request
     from kombu.exceptions import OperationalError
 
     try:
-        evaluate_host.delay(host_id)
+        evaluation_request()
     except OperationalError:  # broker down: the sweeper finds the host by needs_evaluation
-        log.warning("could not enqueue evaluate_host(%s); the sweeper will", host_id)
+        log.warning("could not request the evaluation of host %s; the sweeper will", host_id)
     except Exception:  # embedded mode runs the task inline: its failure is a bug to see, not the agent's
-        log.exception("evaluate_host(%s) failed; the host stays marked for the sweeper", host_id)
+        log.exception("evaluation of host %s failed; the host stays marked for the sweeper", host_id)
 
 
 _HOST_REPORTED_FIELDS = (
