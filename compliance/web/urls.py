@@ -2,7 +2,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from . import rules
-from .views import base, catalog, clusters, dashboard, findings, fleet, licences, lookups, organizations, search
+from .views import (base, catalog, clusters, dashboard, declarations, findings, fleet, licences, lookups, organizations,
+                    search)
 
 app_name = "web"
 
@@ -26,6 +27,15 @@ urlpatterns = [
     path("observations/<int:pk>/", fleet.ObservationDetailView.as_view(), name="observation"),
     path("locations/", fleet.LocationListView.as_view(), name="locations"),
     path("licences/new/", licences.LicenceCreateView.as_view(), name="licence-new"),
+    path("declarations/import/", declarations.DeclarationUploadView.as_view(), name="declarations-upload"),
+    path("declarations/import/<str:job_id>/", declarations.DeclarationJobView.as_view(), name="declarations-job"),
+    path("declarations/import/<str:job_id>/run/", declarations.DeclarationJobRunView.as_view(),
+         name="declarations-run"),
+    path("declarations/import/<str:job_id>/progress/", declarations.DeclarationJobProgressView.as_view(),
+         name="declarations-progress"),
+    path("declarations/template.<str:fmt>", declarations.DeclarationFileView.as_view(), name="declarations-template"),
+    path("declarations/export.<str:fmt>", declarations.DeclarationFileView.as_view(export=True),
+         name="declarations-export"),
     path("catalog/", catalog.CatalogView.as_view(), name="catalog"),
     path("rules/", rules.RulesTimelineView.as_view(), name="rules"),
 ]
