@@ -14,8 +14,8 @@ def _login(page, base_url, username):
     page.wait_for_url(re.compile(r".*/dashboard/$"))
 
 
-def test_officer_logs_in_reads_the_dashboard_opens_a_cluster_and_triages(browser_page, live_server, users,
-                                                                          family_a, family_b):
+def test_officer_logs_in_reads_the_dashboard_opens_a_cluster_and_triages(browser_page, browser_audit, live_server,
+                                                                          users, family_a, family_b):
     page = browser_page
     _login(page, live_server.url, "officer_a")
 
@@ -69,13 +69,14 @@ def test_officer_logs_in_reads_the_dashboard_opens_a_cluster_and_triages(browser
     from compliance.models import Finding
 
     assert Finding.objects.get(pk=family_a.findings[0].pk).status == Finding.Status.RESOLVED
+    browser_audit.assert_clean("officer journey on the live server")
 
 
 def test_an_auditor_cannot_reach_another_family(browser_page, live_server, users, family_a, family_b):
     page = browser_page
     _login(page, live_server.url, "auditor_b")
     response = page.goto(f"{live_server.url}/clusters/{family_a.clusters[0].pk}/")
-    assert response.status == 404
+    assert response.status == 404  # on purpose: this test's browser_audit is not asserted clean
     response = page.goto(f"{live_server.url}/findings/{family_b.findings[0].pk}/")
     assert response.status == 200 and page.locator("#triage-form").count() == 0
     screenshot(page, "05-auditor-read-only")
