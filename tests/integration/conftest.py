@@ -15,8 +15,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class WorkerProcess:
-    def __init__(self, database_url: str, broker_url: str, queue: str):
+    def __init__(self, database_url: str, broker_url: str, queue: str, *, launcher: tuple[str, ...] = (),
+                 name: str = "%h"):
+        """`launcher` prefixes the command (e.g. `ip netns exec NAME`); `name` tells workers apart."""
         self.database_url, self.broker_url, self.queue = database_url, broker_url, queue
+        self.launcher, self.name = launcher, name
         self.proc: subprocess.Popen | None = None
 
     def start(self, **extra_env):
@@ -25,8 +28,8 @@ class WorkerProcess:
                    CHIPWATCH_SWEEP_AFTER_SECONDS="0",  # the tests sweep at once, as if minutes had passed
                    DJANGO_SETTINGS_MODULE="config.settings", **extra_env)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "solo", "-Q", self.queue,
-             "--include", "tests.integration.worker_hooks", "--loglevel", "WARNING", "-n", f"{self.queue}@%h"],
+            [*self.launcher, sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "solo", "-Q", self.queue,
+             "--include", "tests.integration.worker_hooks", "--loglevel", "WARNING", "-n", f"{self.queue}@{self.name}"],
             cwd=ROOT, env=env)
         return self
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -20,21 +21,25 @@ def free_port() -> int:
 
 
 class Gunicorn:
-    """chipwatch under gunicorn on 127.0.0.1:`port`; start/stop may repeat on the same port."""
+    """chipwatch under gunicorn on `host`:`port`; start/stop may repeat on the same port.
 
-    def __init__(self, database_url: str, *, port: int | None = None, workers: int = 2, env: dict | None = None):
+    `launcher` prefixes the command (e.g. `ip netns exec NAME` to run it in a network namespace)."""
+
+    def __init__(self, database_url: str, *, port: int | None = None, workers: int = 2, env: dict | None = None,
+                 host: str = "127.0.0.1", launcher: tuple[str, ...] = (), boot_timeout: float = 30):
         self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.workers = workers
+        self.url = f"http://{host}:{self.port}"
+        self.host, self.launcher, self.workers, self.boot_timeout = host, launcher, workers, boot_timeout
         self.env = dict(os.environ, DATABASE_URL=database_url, LOG_LEVEL="WARNING", DEBUG="0", **(env or {}))
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> "Gunicorn":
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "python:config.gunicorn", "config.wsgi:application",
-             "-b", f"127.0.0.1:{self.port}", "-w", str(self.workers), "--log-level", "warning"],
-            cwd=ROOT, env=self.env)
-        deadline = time.monotonic() + 30
+            [*self.launcher, sys.executable, "-m", "gunicorn", "-c", "python:config.gunicorn",
+             "config.wsgi:application", "-b", f"{self.host}:{self.port}", "-w", str(self.workers),
+             "--log-level", "warning"],
+            cwd=ROOT, env=self.env, start_new_session=True)
+        deadline = time.monotonic() + self.boot_timeout
         while time.monotonic() < deadline:
             try:
                 urlopen(self.url + "/healthz", timeout=1).read()
@@ -43,12 +48,18 @@ class Gunicorn:
                 if self.proc.poll() is not None:
                     raise RuntimeError(f"gunicorn exited with {self.proc.returncode}")
                 time.sleep(0.1)
-        raise RuntimeError("gunicorn did not answer /healthz within 30 s")
+        raise RuntimeError(f"gunicorn did not answer /healthz within {self.boot_timeout} s")
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(15)
+
+    def kill(self) -> None:
+        """SIGKILL to the master and its workers at once, as when the machine dies."""
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
 
 
 @contextlib.contextmanager

@@ -1,9 +1,6 @@
 """Landmarks with keys, a landmark→server link through the real API, and network namespaces."""
 from __future__ import annotations
 
-import itertools
-import os
-import shutil
 import subprocess
 import sys
 import time
@@ -17,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from compliance.location.landmark import LANDMARK_HEADER, HttpServerLink
 from tests.conftest import service_missing
+from tests.netns import Namespace, namespaces, netns_unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -78,71 +76,16 @@ def server_link(client):
     return ClientServerLink(client)
 
 
-# --- network namespaces ------------------------------------------------------------
-
-_counter = itertools.count(1)
-
-
-@dataclass(frozen=True)
-class Namespace:
-    """A network namespace joined to ours by a veth pair: we are `outside_ip`, it is `inside_ip`."""
-
-    name: str
-    inside_ip: str
-    outside_ip: str
-
-    def popen(self, *argv: str, **kwargs) -> subprocess.Popen:
-        return subprocess.Popen(["ip", "netns", "exec", self.name, *argv], cwd=ROOT, **kwargs)
-
-
-def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run(["ip", *args], capture_output=True, text=True, check=check, timeout=10)
-
-
-def _netns_unavailable() -> str | None:
-    if os.geteuid() != 0:
-        return "not root"
-    if shutil.which("ip") is None:
-        return "no `ip` command"
-    probe = f"cwlp{os.getpid() % 100000}"
-    result = _ip("netns", "add", probe, check=False)
-    if result.returncode != 0:
-        return f"`ip netns add` failed: {result.stderr.strip()}"
-    _ip("netns", "del", probe, check=False)
-    return None
-
+# --- network namespaces (shared with tests/integration/test_multinode.py and bench/load.py) -----
 
 @pytest.fixture
 def make_netns():
     """Factory for namespaces; every one is deleted at teardown, whatever the test did."""
-    why = _netns_unavailable()
+    why = netns_unavailable()
     if why:
         service_missing(f"network namespaces (ip netns as root: {why})")
-    created: list[tuple[str, str]] = []
-    pid = os.getpid()
-
-    def make() -> Namespace:
-        n = next(_counter)
-        tag = f"{pid % 100000}x{n}"
-        name, outside, inside = f"cwl{tag}", f"cwo{tag}", f"cwi{tag}"
-        subnet = f"10.{100 + pid % 100}.{n % 250}"
-        created.append((name, outside))
-        _ip("netns", "add", name)
-        _ip("link", "add", outside, "type", "veth", "peer", "name", inside)
-        _ip("link", "set", inside, "netns", name)
-        _ip("addr", "add", f"{subnet}.1/30", "dev", outside)
-        _ip("link", "set", outside, "up")
-        _ip("-n", name, "addr", "add", f"{subnet}.2/30", "dev", inside)
-        _ip("-n", name, "link", "set", inside, "up")
-        _ip("-n", name, "link", "set", "lo", "up")
-        return Namespace(name, f"{subnet}.2", f"{subnet}.1")
-
-    try:
+    with namespaces() as make:
         yield make
-    finally:
-        for name, outside in created:
-            _ip("netns", "del", name, check=False)
-            _ip("link", "del", outside, check=False)
 
 
 @pytest.fixture
