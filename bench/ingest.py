@@ -119,9 +119,10 @@ def main():
     parser.add_argument("--reports-per-host", type=int, default=8)
     parser.add_argument("--workers", type=int, default=3, help="gunicorn workers")
     parser.add_argument("--clients", type=int, default=16, help="concurrent client threads")
+    parser.add_argument("--database", default=DB_NAME, help="scratch database to drop, create and fill")
     args = parser.parse_args()
 
-    database_url = scratch_database(DB_NAME)
+    database_url = scratch_database(args.database)
     os.environ["DATABASE_URL"] = database_url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django

@@ -27,7 +27,7 @@ from django.utils import timezone
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily, REGISTRY
 
-INGEST_ROUTES = {"report-ingest": "report", "agent-enroll": "enroll"}
+INGEST_ROUTES = {"report-ingest": "report", "report-batch": "report_batch", "agent-enroll": "enroll"}
 
 INGEST_ANSWERS = Counter(
     "chipwatch_ingest_requests_total", "Agent-facing requests by endpoint and HTTP status", ["endpoint", "status"]

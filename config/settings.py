@@ -203,6 +203,8 @@ SPECTACULAR_SETTINGS = {
 # --- chipwatch ----------------------------------------------------------------
 # Largest report body accepted; bigger bodies are answered 413 before parsing.
 CHIPWATCH_MAX_REPORT_BYTES = int(os.environ.get("CHIPWATCH_MAX_REPORT_BYTES", str(1024 * 1024)))
+# POST /api/v1/reports/batch: at most this many reports (an agent draining its spool sends more batches).
+CHIPWATCH_BATCH_MAX_REPORTS = int(os.environ.get("CHIPWATCH_BATCH_MAX_REPORTS", "100"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = CHIPWATCH_MAX_REPORT_BYTES * 2
 # Reports from a fake NVML backend are what a host owner would use to lie:
 # accepted only where explicitly allowed (the embedded demo and tests).

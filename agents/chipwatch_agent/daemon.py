@@ -19,6 +19,11 @@ from .transport import Answer, Backoff, Sender, Verdict
 
 log = logging.getLogger("chipwatch_agent")
 
+# Reports per batch request, and their spooled bytes: well under the server's defaults
+# (CHIPWATCH_BATCH_MAX_REPORTS 100, request bodies up to 2 MiB).
+BATCH_MAX_REPORTS = 50
+BATCH_MAX_BYTES = 512 * 1024
+
 
 class Agent:
     def __init__(self, paths: Paths, config: Config, nvml: Any, backend: str, sender: Sender,
@@ -32,6 +37,7 @@ class Agent:
         self.policy = IdentityPolicy()
         self.backoff = backoff or Backoff(config.backoff_base_seconds, config.backoff_cap_seconds)
         self.retry_at = 0.0
+        self.batches = True  # until the server shows it has no batch endpoint (an older server: 404)
         self.cc_mode = False  # the last collection saw GPUs in confidential-computing mode (they can attest)
         self.spool = Spool(paths.spool, config.spool_max_files, config.spool_max_bytes)
         self.state = AgentState.load(paths.state)
@@ -92,45 +98,75 @@ class Agent:
     # -- deliver --------------------------------------------------------------
 
     def deliver(self, stop: threading.Event) -> None:
-        """Send spooled reports oldest first until the spool is empty, a send fails or stop is set."""
+        """Send spooled reports oldest first until the spool is empty, a send fails or stop is set:
+        several per request (POST /api/v1/reports/batch) while more than one is waiting, one by one
+        to a server without the batch endpoint."""
         if self.clock() < self.retry_at:
             return
-        for entry in self.spool.entries():
-            if stop.is_set():
+        pending = self.spool.entries()
+        while pending and not stop.is_set():
+            chunk, pending = self._read_reports(pending)
+            answers = self._send_chunk([report for _, report in chunk]) if chunk else []
+            for (entry, report), (sent, answer) in zip(chunk, answers):
+                if not self._settle(entry, report, sent, answer):
+                    self._save_state()
+                    return
+            pending = [entry for entry, _ in chunk[len(answers):]] + pending  # not attempted: first again
+        self._save_state()
+
+    def _read_reports(self, pending: list) -> tuple:
+        """The next reports to send together (entry, report) and the entries left; an unreadable
+        file is moved aside on the way."""
+        limit = BATCH_MAX_REPORTS if self.batches and len(pending) > 1 else 1
+        chunk, size, taken = [], 0, 0
+        for entry in pending:
+            if len(chunk) >= limit or (chunk and size + entry.size > BATCH_MAX_BYTES):
                 break
+            taken += 1
             try:
-                report = self.spool.read(entry)
+                chunk.append((entry, self.spool.read(entry)))
+                size += entry.size
             except (OSError, ValueError) as exc:
                 log.error("spooled report %s unreadable (%s); moved to rejected/", entry.path.name, exc)
                 self.spool.reject(entry)
                 self.state.rejected_reports += 1
-                continue
-            answer = self._send(report)
-            if answer.verdict is Verdict.ACKNOWLEDGED:
-                self._acknowledged(entry, report, answer)
-            elif answer.verdict is Verdict.REJECTED:
-                log.error("server rejected report %d for good (HTTP %d): %s",
-                          report["sequence"], answer.status, answer.detail)
-                self.spool.reject(entry)
-                self.state.rejected_reports += 1
-                self._error(f"report {report['sequence']} rejected: HTTP {answer.status} {answer.detail}")
-            else:
-                self._failed(answer)
-                break
-        self._save_state()
+        return chunk, pending[taken:]
 
-    def _send(self, report: dict) -> Answer:
-        sent = report
-        if self.policy.may_omit(report["identity_sha256"], self.clock()):
-            sent = lean(report)
-        answer = self.sender.send(sent)
+    def _send_chunk(self, reports: list) -> list:
+        """(sent, answer) per report, in order; fewer than `reports` when the server stopped early.
+        A report goes lean when its identity was acknowledged, or sent in full earlier in the batch
+        (the server stores a batch in order; if that one is refused, the lean ones ask again: 428)."""
+        full_sent, sent = set(), []
+        for report in reports:
+            known = self.policy.may_omit(report["identity_sha256"], self.clock())
+            sent.append(lean(report) if known or report["identity_sha256"] in full_sent else report)
+            full_sent.add(report["identity_sha256"])
+        if len(sent) > 1:
+            answers = self.sender.send_batch(sent)
+            if answers is not None:
+                return list(zip(sent, answers))
+            log.info("server has no batch endpoint (or refused the batch): sending reports one by one")
+            self.batches = False
+        return [(sent[0], self.sender.send(sent[0]))]
+
+    def _settle(self, entry, report: dict, sent: dict, answer: Answer) -> bool:
+        """Act on one report's answer; False when delivery must stop (back off and retry it)."""
         if answer.verdict is Verdict.IDENTITY_UNKNOWN and sent is not report:
             self.policy.forget()
-            sent = report
-            answer = self.sender.send(sent)
+            sent, answer = report, self.sender.send(report)
         if answer.verdict is Verdict.ACKNOWLEDGED:
             self.policy.acknowledged(sent, self.clock())
-        return answer
+            self._acknowledged(entry, report, answer)
+            return True
+        if answer.verdict is Verdict.REJECTED:
+            log.error("server rejected report %d for good (HTTP %d): %s",
+                      report["sequence"], answer.status, answer.detail)
+            self.spool.reject(entry)
+            self.state.rejected_reports += 1
+            self._error(f"report {report['sequence']} rejected: HTTP {answer.status} {answer.detail}")
+            return True
+        self._failed(answer)
+        return False
 
     def _acknowledged(self, entry, report: dict, answer: Answer) -> None:
         self.spool.remove(entry)

@@ -6,6 +6,9 @@ The server contract (docs/report-format.md):
   400, 403, 409, 413                              permanent rejection: move aside, go on
   401                                             agent/key unknown: keep everything, back off
   5xx, other codes, connection errors             keep, retry with backoff
+
+POST /api/v1/reports/batch answers 200 {"results": [...]} with, for each report in order, the
+answer above as {"http_status": ..., <that body>}; a server without it answers 404 (send one by one).
 """
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ import json
 import random
 import re
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import List, Optional
 
 import requests
 
@@ -47,8 +50,10 @@ class Answer:
 
 def classify(status: int, text: str) -> Answer:
     """The verdict for one HTTP answer to a report POST."""
-    body = _json_object(text)
-    detail = text[:512]
+    return _verdict(status, _json_object(text), text[:512])
+
+
+def _verdict(status: int, body: dict, detail: str) -> Answer:
     if status in (200, 201):
         if body.get("status") in ("stored", "duplicate"):
             return Answer(Verdict.ACKNOWLEDGED, status, detail, body)
@@ -68,6 +73,7 @@ class Sender:
     def __init__(self, server_url: str, agent_id: str, private_key, timeout_s: float = 30.0,
                  session: Optional[requests.Session] = None):
         self.url = server_url.rstrip("/") + "/api/v1/reports"
+        self.batch_url = self.url + "/batch"
         self.nonce_url = server_url.rstrip("/") + "/api/v1/attestation/nonces"
         self.agent_id = agent_id
         self.private_key = private_key
@@ -89,6 +95,36 @@ class Sender:
         except requests.RequestException as exc:
             return Answer(Verdict.RETRY, 0, f"{type(exc).__name__}: {exc}"[:512])
         return classify(response.status_code, response.text)
+
+    def send_batch(self, reports: List[dict]) -> Optional[List[Answer]]:
+        """POST several reports in one request: one Answer per report, in order (the server stops at
+        the first it would not go on from: the list may be shorter than `reports`).  None when the
+        server has no batch endpoint (404/405, an older server) or refused the batch as a whole
+        (400/413): send them one by one, and each gets its own answer."""
+        body = {"reports": [{"report": report, "signature": protocol.sign(self.private_key, report)}
+                            for report in reports]}
+        headers = {"Content-Type": "application/json", "User-Agent": f"chipwatch-agent/{__version__}",
+                   protocol.AGENT_ID_HEADER: self.agent_id}
+        try:
+            response = self.session.post(self.batch_url, data=protocol.canonical_json(body), headers=headers,
+                                         timeout=self.timeout_s, allow_redirects=False)
+        except requests.RequestException as exc:
+            return [Answer(Verdict.RETRY, 0, f"{type(exc).__name__}: {exc}"[:512])]
+        if response.status_code in (400, 404, 405, 413):
+            return None
+        if response.status_code != 200:
+            return [classify(response.status_code, response.text)]
+        results = _json_object(response.text).get("results")
+        if not isinstance(results, list) or not results or len(results) > len(reports):
+            return [Answer(Verdict.RETRY, 200, "batch answer without one result per report: " + response.text[:400])]
+        answers = []
+        for result in results:
+            status = result.get("http_status") if isinstance(result, dict) else None
+            if not isinstance(status, int):
+                answers.append(Answer(Verdict.RETRY, 200, f"batch result without http_status: {result!r}"[:512]))
+                break
+            answers.append(_verdict(status, result, json.dumps(result)[:512]))
+        return answers
 
     def request_attestation_nonce(self, requested_at: str) -> Optional[str]:
         """A fresh server nonce for the GPUs to sign (docs/attestation.md), or None when the server gave none."""

@@ -107,3 +107,57 @@ class ReportView(APIView):
              "warnings": result.warnings},
             status=result.http_status,
         )
+
+
+def _result(result: ingest.IngestResult | ingest.IngestError) -> dict:
+    """One report's answer inside a batch: the single endpoint's body plus its HTTP status."""
+    if isinstance(result, ingest.IngestError):
+        answer = {"http_status": result.status, "error": result.code, "detail": result.detail}
+        if result.retry_after is not None:
+            answer["retry_after"] = result.retry_after
+        return answer
+    return {"http_status": result.http_status, "status": result.status, "observation_id": result.observation_id,
+            "report_id": result.report_id, "warnings": result.warnings}
+
+
+class ReportBatchView(APIView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        request={"application/json": {
+            "type": "object", "required": ["reports"], "additionalProperties": False,
+            "properties": {"reports": {"type": "array", "minItems": 1, "items": {
+                "type": "object", "required": ["report", "signature"], "additionalProperties": False,
+                "properties": {
+                    "report": {"type": "object", "description": "A report in format v1 (docs/report-format.md)"},
+                    "signature": {"type": "string", "description": "base64 Ed25519 signature of the canonical report"},
+                }}}},
+            "description": "Up to CHIPWATCH_BATCH_MAX_REPORTS signed reports of the agent named in the header, "
+                           "oldest first"}},
+        parameters=[OpenApiParameter(protocol.AGENT_ID_HEADER, str, OpenApiParameter.HEADER, required=True)],
+        responses={200: inline_serializer("ReportBatchResults", {"results": serializers.ListField(
+            child=inline_serializer("ReportBatchResult", {
+                "http_status": serializers.IntegerField(help_text="What POST /api/v1/reports would have answered"),
+                "status": serializers.CharField(required=False, help_text="stored or duplicate"),
+                "observation_id": serializers.IntegerField(required=False),
+                "report_id": serializers.UUIDField(required=False),
+                "warnings": serializers.ListField(required=False),
+                "error": serializers.CharField(required=False, help_text="the refusal's stable code"),
+                "detail": serializers.JSONField(required=False),
+                "retry_after": serializers.IntegerField(required=False),
+            }))})},
+        summary="Submit several signed reports of one agent (a spool drained after an outage) in one transaction",
+    )
+    def post(self, request):
+        try:
+            body = request.body
+        except RequestDataTooBig:
+            return Response({"error": "too_large", "detail": f"batch body over {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} "
+                             "bytes"}, status=413)
+        try:
+            results = ingest.report_batch_ingest(agent_id=request.headers.get(protocol.AGENT_ID_HEADER, ""),
+                                                 body=body)
+        except ingest.IngestError as error:
+            return _error(error)
+        return Response({"results": [_result(result) for result in results]}, status=200)

@@ -14,5 +14,6 @@ router.register("observations", views.ObservationViewSet, basename="observation"
 urlpatterns = [
     path("agents/enroll", ingest.EnrollView.as_view(), name="agent-enroll"),
     path("reports", ingest.ReportView.as_view(), name="report-ingest"),
+    path("reports/batch", ingest.ReportBatchView.as_view(), name="report-batch"),
     *router.urls,
 ]

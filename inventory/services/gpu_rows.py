@@ -14,7 +14,8 @@ A report signed by a host's agent writes only that host's rows (docs/security.md
   ``unreadable``: it counts (by its reported model, else as unidentified), never as absent.
 
 Ingest (and any faster rewrite of it) must take the rows to write from ``gpu_rows_plan``
-and the telemetry targets from ``telemetry_rows``; neither returns another host's row.
+and the telemetry targets from ``telemetry_rows`` (``lean_telemetry_rows`` for a lean report);
+none returns another host's row.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import F
 
 from ..models import Gpu, Host
@@ -82,6 +84,21 @@ def telemetry_rows(*, host: Host, plan: list[GpuRow] | None, ids: dict[str, int]
         return {row.reported_uuid or row.key: ids[row.key] for row in plan if row.status != Gpu.UuidStatus.UNREADABLE}
     return {reported_uuid or key: pk for key, reported_uuid, pk in Gpu.objects.filter(host=host).exclude(
         uuid_status=Gpu.UuidStatus.UNREADABLE).values_list("uuid", "reported_uuid", "id")}
+
+
+def lean_telemetry_rows(*, host: Host, now: datetime) -> dict[str, int]:
+    """``telemetry_rows`` for a lean report, marking the host's GPUs seen in the same statement
+    (UPDATE … RETURNING: one round trip instead of a SELECT and an UPDATE)."""
+    gpu = Gpu._meta
+    columns = {name: connection.ops.quote_name(gpu.get_field(name).column)
+               for name in ("id", "uuid", "reported_uuid", "host", "uuid_status", "last_seen")}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {connection.ops.quote_name(gpu.db_table)} SET {columns['last_seen']} = %s"
+            f" WHERE {columns['host']} = %s AND {columns['uuid_status']} <> %s"
+            f" RETURNING {columns['uuid']}, {columns['reported_uuid']}, {columns['id']}",
+            [gpu.get_field("last_seen").get_db_prep_save(now, connection), host.pk, Gpu.UuidStatus.UNREADABLE])
+        return {reported_uuid or key: pk for key, reported_uuid, pk in cursor.fetchall()}
 
 
 class _Tenant:

@@ -17,18 +17,11 @@ from django.db import DataError, IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from ..models import (
-    Agent,
-    Gpu,
-    GpuSample,
-    Host,
-    IngestRejection,
-    NvLink,
-    Observation,
-)
+from ..models import Agent, Gpu, Host, IngestRejection, NvLink, Observation
 from .agent_limits import BUDGET_FIELDS, budget_spend, sequence_check
 from .errors import IngestError
-from .gpu_rows import gpu_rows_plan, telemetry_rows
+from . import report_rows as rows
+from .gpu_rows import gpu_rows_plan, lean_telemetry_rows, telemetry_rows
 
 
 log = logging.getLogger(__name__)
@@ -68,10 +61,10 @@ def _no_duplicate_keys(pairs):
     return obj
 
 
-def parse_report(body: bytes) -> dict:
-    """Strict JSON → validated report dict, or IngestError(400) naming each bad field."""
+def _json_loads(body: bytes):
+    """Strict JSON: UTF-8, no duplicate keys, no NaN/Infinity; else IngestError(400)."""
     try:
-        report = json.loads(
+        return json.loads(
             body.decode("utf-8"), object_pairs_hook=_no_duplicate_keys, parse_constant=_reject_constant
         )
     except UnicodeDecodeError:
@@ -80,6 +73,15 @@ def parse_report(body: bytes) -> dict:
         raise IngestError(400, "malformed_json", "JSON nested too deeply")
     except ValueError as exc:
         raise IngestError(400, "malformed_json", str(exc))
+
+
+def parse_report(body: bytes) -> dict:
+    """Strict JSON → validated report dict, or IngestError(400) naming each bad field."""
+    return report_validate(_json_loads(body))
+
+
+def report_validate(report) -> dict:
+    """The report if it is one in format v1, else IngestError(400) naming each bad field."""
     if not isinstance(report, dict):
         raise IngestError(400, "invalid_report", [{"field": "$", "message": "a report is a JSON object"}])
     try:
@@ -120,7 +122,77 @@ def report_ingest(*, agent_id: str, signature: str, body: bytes, received_at: da
     received_at = received_at or timezone.now()
     if len(body) > settings.CHIPWATCH_MAX_REPORT_BYTES:
         raise IngestError(413, "too_large", f"report is {len(body)} bytes; limit {settings.CHIPWATCH_MAX_REPORT_BYTES}")
-    report = parse_report(body)
+    return _report_store(parse_report(body), agent_id=agent_id, signature=signature, size=len(body),
+                         received_at=received_at)
+
+
+# Answers after which an agent goes on with its next report (docs/report-format.md); after any
+# other (401, 428, 429, 5xx) it stops and retries this one first, so a batch stops there too.
+_FINAL_STATUSES = frozenset({200, 201, 400, 403, 409, 413})
+
+
+def report_batch_ingest(*, agent_id: str, body: bytes,
+                        received_at: datetime | None = None) -> list[IngestResult | IngestError]:
+    """Store the signed reports of one agent's batch in one transaction (one commit), each checked
+    and answered exactly as ``report_ingest`` would answer it alone, in order.
+
+    Each report runs in its own savepoint: a refused one leaves nothing of itself, the others are
+    kept.  After an answer the agent would not go on from (see _FINAL_STATUSES) the rest are not
+    attempted (503 not_attempted), so reports are still accepted in sequence order.  A batch that
+    is not a batch is one IngestError(400/413) and nothing is stored.
+    """
+    received_at = received_at or timezone.now()
+    entries = _batch_entries(_json_loads(body))
+    results: list[IngestResult | IngestError] = []
+    with transaction.atomic():
+        for entry in entries:
+            if results and _status(results[-1]) not in _FINAL_STATUSES:
+                results.append(IngestError(503, "not_attempted", "an earlier report of this batch was not "
+                                           "accepted; send this one again after it"))
+                continue
+            try:
+                report = report_validate(entry["report"])
+                size = len(protocol.canonical_json(report))
+                if size > settings.CHIPWATCH_MAX_REPORT_BYTES:
+                    raise IngestError(413, "too_large",
+                                      f"report is {size} bytes; limit {settings.CHIPWATCH_MAX_REPORT_BYTES}")
+                results.append(_report_store(report, agent_id=agent_id, signature=entry["signature"], size=size,
+                                             received_at=received_at))
+            except UnicodeEncodeError:
+                results.append(IngestError(400, "malformed_json", "a string holds a lone UTF-16 surrogate escape"))
+            except IngestError as error:
+                results.append(error)
+    return results
+
+
+def _status(result: IngestResult | IngestError) -> int:
+    return result.http_status if isinstance(result, IngestResult) else result.status
+
+
+def _batch_entries(batch) -> list[dict]:
+    """The batch's entries ({"report": {...}, "signature": "..."}), or IngestError naming what is wrong."""
+    limit = settings.CHIPWATCH_BATCH_MAX_REPORTS
+    if not isinstance(batch, dict) or set(batch) != {"reports"} or not isinstance(batch["reports"], list):
+        raise IngestError(400, "invalid_batch", [{"field": "$", "message": 'a batch is {"reports": [...]} and '
+                                                  "nothing else"}])
+    entries = batch["reports"]
+    if not entries:
+        raise IngestError(400, "invalid_batch", [{"field": "$.reports", "message": "a batch holds at least one report"}])
+    if len(entries) > limit:
+        raise IngestError(413, "too_many_reports", f"a batch holds at most {limit} reports; this one {len(entries)}")
+    problems = [
+        {"field": f"$.reports[{n}]", "message": 'each entry is {"report": {...}, "signature": "<base64>"}'}
+        for n, entry in enumerate(entries)
+        if not isinstance(entry, dict) or set(entry) != {"report", "signature"}
+        or not isinstance(entry["signature"], str)
+    ]
+    if problems:
+        raise IngestError(400, "invalid_batch", problems[:20])
+    return entries
+
+
+def _report_store(report: dict, *, agent_id: str, signature: str, size: int, received_at: datetime) -> IngestResult:
+    """Authenticate and store one validated report (in the caller's transaction when there is one)."""
     try:
         canonical = protocol.canonical_json(report)
     except UnicodeEncodeError:  # JSON may escape a lone surrogate ("\ud800"); it is no Unicode text
@@ -128,9 +200,11 @@ def report_ingest(*, agent_id: str, signature: str, body: bytes, received_at: da
     sha = protocol.sha256_hex(canonical)
     try:
         try:
-            return _ingest_verified(report, sha, agent_id, signature, received_at, len(body))
+            return _ingest_verified(report, sha, canonical, agent_id, signature, received_at, size)
+        except _Duplicate as duplicate:
+            return IngestResult("duplicate", duplicate.observation_id, report["report_id"], http_status=200)
         except IntegrityError:
-            # Another agent's report already holds this report_id (a concurrent insert lost the race).
+            # A concurrent report inserted a unique row this one inserts too (e.g. the same new GPU UUID).
             raise IngestError(409, "report_conflict", "a different report with this report_id is already stored",
                               record=True)
         except DataError as exc:
@@ -152,15 +226,16 @@ def _as_uuid(value: str):
         return None
 
 
-def _ingest_verified(report: dict, sha: str, agent_id: str, signature: str, received_at: datetime,
-                     size: int) -> IngestResult:
+def _ingest_verified(report: dict, sha: str, canonical: bytes, agent_id: str, signature: str,
+                     received_at: datetime, size: int) -> IngestResult:
     if report["agent_id"] != agent_id:
         raise IngestError(401, "agent_mismatch", "the report's agent_id differs from the authenticating agent",
                           record=True)
     if _as_uuid(agent_id) is None:
         raise IngestError(401, "unknown_agent", f"no enrolled agent {agent_id!r}", record=True)
     with transaction.atomic():
-        # Locking the agent row serialises its reports, so sequence checks cannot race.
+        # Locking the agent row serialises its reports, so sequence checks cannot race.  It is read
+        # again for every report (no cache): a revocation holds from the next report on.
         agent = Agent.objects.select_for_update(of=("self",)).select_related("host").filter(pk=agent_id).first()
         if agent is None:
             raise IngestError(401, "unknown_agent", f"no enrolled agent {agent_id!r}", record=True)
@@ -175,59 +250,80 @@ def _ingest_verified(report: dict, sha: str, agent_id: str, signature: str, rece
         if (report["agent"]["backend"] == "fake") != report["synthetic"]:
             raise IngestError(400, "synthetic_mismatch", f"agent.backend {report['agent']['backend']!r} contradicts "
                               f"synthetic {str(report['synthetic']).lower()}", record=True)
-        existing = Observation.objects.filter(report_id=report["report_id"]).only("id", "payload_sha256").first()
-        if existing is not None:
-            if existing.payload_sha256 == sha or _same_report_but_identity(existing, report):
-                return IngestResult("duplicate", existing.id, report["report_id"], http_status=200)
-            raise IngestError(409, "report_conflict", "a different report with this report_id is already stored",
-                              record=True)
-        sequence_check(agent=agent, sequence=report["sequence"], now=received_at)
-        budget_spend(agent=agent, size=size, now=received_at)
         host = agent.host
+        try:
+            collected_at = _acceptable(report, agent, host, size, received_at)
+        except IngestError:
+            # A stored report resent (its sequence is no longer ahead) is a duplicate, not a refusal.
+            _refuse_if_stored(report, sha)
+            raise
         # An evaluation already pending will read this report's state too: enqueue only when
         # none is (the mark's compare-and-clear and the sweeper cover every interleaving).
         evaluation_pending = host.needs_evaluation is not None
         identity = report.get("identity")
-        if identity is None:
-            if report["identity_sha256"] != host.identity_sha256:
-                raise IngestError(protocol.IDENTITY_UNKNOWN_STATUS, protocol.IDENTITY_UNKNOWN,
-                                  "identity hash unknown: resend the report with its identity section")
-        elif protocol.identity_sha256(identity) != report["identity_sha256"]:
-            raise IngestError(400, "identity_hash_mismatch", "identity_sha256 is not the hash of the identity section")
-
-        try:
-            collected_at = parse_datetime(report["collected_at"])
-        except ValueError:  # the schema's pattern admits well-formed impossible dates (month 13)
-            collected_at = None
-        if collected_at is None:
-            raise IngestError(400, "invalid_report", [{"field": "$.collected_at", "message": "not a valid timestamp"}])
-        observation = Observation.objects.create(
-            report_id=report["report_id"],
-            agent=agent,
-            host=host,
-            sequence=report["sequence"],
-            collected_at=collected_at,
-            received_at=received_at,
-            clock_skew_seconds=(collected_at - received_at).total_seconds(),
-            payload=report,
-            payload_sha256=sha,
-            identity_sha256=report["identity_sha256"],
-            full_identity=identity is not None,
-            synthetic=report["synthetic"],
-            signature_status=Observation.Signature.VALID,
-        )
-        _host_apply(host, report, observation, received_at)
-        gpu_ids = _identity_apply(host, identity["gpus"], observation, received_at) if identity is not None else None
-        _samples_store(host, report["telemetry"]["gpus"], observation, collected_at, received_at, gpu_ids)
-        agent.last_sequence = report["sequence"]
-        agent.last_seen = received_at
-        agent.save(update_fields=["last_sequence", "last_seen", *BUDGET_FIELDS])
+        observation_id = rows.observation_insert(
+            report=report, payload=canonical, sha=sha, agent_id=agent.pk, host_id=host.pk, collected_at=collected_at,
+            received_at=received_at, full_identity=identity is not None)
+        if observation_id is None:  # the report_id is taken: this report again, or another one
+            _refuse_if_stored(report, sha)
+            raise IngestError(409, "report_conflict", "a different report with this report_id is already stored",
+                              record=True)
+        if identity is not None:
+            gpu_ids = _identity_apply(host, identity["gpus"], observation_id, received_at)
+        else:
+            gpu_ids = lean_telemetry_rows(host=host, now=received_at)
+        rows.samples_insert(samples=_samples(report["telemetry"]["gpus"], gpu_ids), observation_id=observation_id,
+                            host_id=host.pk, collected_at=collected_at)
+        rows.host_update(host_id=host.pk, values=_host_values(report, host, observation_id, received_at))
+        rows.agent_update(agent_id=agent.pk, values={"last_sequence": report["sequence"], "last_seen": received_at,
+                                                     **{name: getattr(agent, name) for name in BUDGET_FIELDS}})
         if not evaluation_pending:
             transaction.on_commit(lambda: enqueue_evaluation(host.pk))
     warnings = []
-    if abs(observation.clock_skew_seconds) > settings.CHIPWATCH_CLOCK_SKEW_SECONDS:
-        warnings.append(f"collected_at is {observation.clock_skew_seconds:+.0f} s from the server clock")
-    return IngestResult("stored", observation.id, report["report_id"], http_status=201, warnings=warnings)
+    skew = (collected_at - received_at).total_seconds()
+    if abs(skew) > settings.CHIPWATCH_CLOCK_SKEW_SECONDS:
+        warnings.append(f"collected_at is {skew:+.0f} s from the server clock")
+    return IngestResult("stored", observation_id, report["report_id"], http_status=201, warnings=warnings)
+
+
+def _acceptable(report: dict, agent: Agent, host: Host, size: int, now: datetime) -> datetime:
+    """The checks a new report must pass before anything is written; returns its collected_at.
+    Spends the agent's budget on the locked row (saved with the report)."""
+    sequence_check(agent=agent, sequence=report["sequence"], now=now)
+    budget_spend(agent=agent, size=size, now=now)
+    identity = report.get("identity")
+    if identity is None:
+        if report["identity_sha256"] != host.identity_sha256:
+            raise IngestError(protocol.IDENTITY_UNKNOWN_STATUS, protocol.IDENTITY_UNKNOWN,
+                              "identity hash unknown: resend the report with its identity section")
+    elif protocol.identity_sha256(identity) != report["identity_sha256"]:
+        raise IngestError(400, "identity_hash_mismatch", "identity_sha256 is not the hash of the identity section")
+    try:
+        collected_at = parse_datetime(report["collected_at"])
+    except ValueError:  # the schema's pattern admits well-formed impossible dates (month 13)
+        collected_at = None
+    if collected_at is None:
+        raise IngestError(400, "invalid_report", [{"field": "$.collected_at", "message": "not a valid timestamp"}])
+    return collected_at
+
+
+class _Duplicate(Exception):
+    """The report is already stored: answered 200 with the stored observation."""
+
+    def __init__(self, observation_id: int):
+        self.observation_id = observation_id
+
+
+def _refuse_if_stored(report: dict, sha: str) -> None:
+    """Raise _Duplicate when this report (or the same one lean/full) is stored, 409 when another
+    report holds its report_id; return when the report_id is free."""
+    existing = Observation.objects.filter(report_id=report["report_id"]).only("id", "payload_sha256").first()
+    if existing is None:
+        return
+    if existing.payload_sha256 == sha or _same_report_but_identity(existing, report):
+        raise _Duplicate(existing.id)
+    raise IngestError(409, "report_conflict", "a different report with this report_id is already stored",
+                      record=True)
 
 
 def _same_report_but_identity(existing: Observation, report: dict) -> bool:
@@ -252,32 +348,25 @@ def enqueue_evaluation(host_id: int) -> None:
         log.exception("evaluation of host %s failed; the host stays marked for the sweeper", host_id)
 
 
-_HOST_REPORTED_FIELDS = (
-    "hostname", "reported_machine_id", "boot_id", "os", "kernel", "driver_version", "nvml_version", "cuda_driver_version",
-    "nvml_ok", "nvml_error", "identity_sha256", "first_seen", "last_seen", "last_observation", "needs_evaluation",
-)
-
-
-def _host_apply(host: Host, report: dict, observation: Observation, now: datetime) -> None:
+def _host_values(report: dict, host: Host, observation_id: int, now: datetime) -> dict:
+    """The host columns a report sets, and its evaluation mark."""
     facts = report["host"]
     status = report["nvml_status"]
-    host.hostname = facts["hostname"]
+    values = {"hostname": facts["hostname"]}
     # machine_id stays what enrollment bound; the reported one is evidence (telemetry_integrity).
     for name, field_name in (("machine_id", "reported_machine_id"), ("boot_id", "boot_id"), ("os", "os"),
                              ("kernel", "kernel"), ("driver_version", "driver_version"),
                              ("nvml_version", "nvml_version")):
         value = _value(facts.get(name))
-        setattr(host, field_name, (value or "")[: Host._meta.get_field(field_name).max_length])
-    host.cuda_driver_version = _value(facts.get("cuda_driver_version"))
-    host.nvml_ok = status["ok"]
-    host.nvml_error = "" if status["ok"] else f"{status.get('error', '')}: {status.get('message', '')}"[:256]
+        values[field_name] = (value or "")[: Host._meta.get_field(field_name).max_length]
+    values["cuda_driver_version"] = _value(facts.get("cuda_driver_version"))
+    values["nvml_ok"] = status["ok"]
+    values["nvml_error"] = "" if status["ok"] else f"{status.get('error', '')}: {status.get('message', '')}"[:256]
     if report.get("identity") is not None:
-        host.identity_sha256 = report["identity_sha256"]
-    host.first_seen = host.first_seen or now
-    host.last_seen = now
-    host.last_observation = observation
-    host.needs_evaluation = now
-    host.save(update_fields=_HOST_REPORTED_FIELDS)
+        values["identity_sha256"] = report["identity_sha256"]
+    values.update(first_seen=host.first_seen or now, last_seen=now, last_observation_id=observation_id,
+                  needs_evaluation=now)
+    return values
 
 
 _GPU_FIELDS = (
@@ -285,11 +374,11 @@ _GPU_FIELDS = (
     "pci_vendor_id", "pci_subsystem_id", "board_part_number", "vbios_version", "memory_total_bytes", "num_cores",
     "max_sm_clock_mhz", "max_mem_clock_mhz", "power_limit_default_mw", "power_limit_max_mw", "mig_mode",
     "active_nvlinks", "nvlink_version", "fabric_cluster_uuid", "fabric_clique_id", "identity", "last_seen",
-    "last_observation", "uuid_status", "reported_uuid",
+    "last_observation_id", "uuid_status", "reported_uuid",
 )
 
 
-def _gpu_facts(host: Host, section: dict, observation: Observation, now: datetime) -> dict:
+def _gpu_facts(host: Host, section: dict, observation_id: int, now: datetime) -> dict:
     pci = section["pci"] if not isinstance(section["pci"], dict) or "bus_id" in section["pci"] else {}
     clocks = section.get("max_clocks_mhz", {})
     power = section.get("power_limits_mw", {})
@@ -325,11 +414,11 @@ def _gpu_facts(host: Host, section: dict, observation: Observation, now: datetim
         "fabric_clique_id": fabric.get("clique_id"),
         "identity": section,
         "last_seen": now,
-        "last_observation": observation,
+        "last_observation_id": observation_id,
     }
 
 
-def _identity_apply(host: Host, sections: list[dict], observation: Observation, now: datetime) -> dict[str, int]:
+def _identity_apply(host: Host, sections: list[dict], observation_id: int, now: datetime) -> dict[str, int]:
     """Upsert this host's GPU rows and their links, touching only what changed; returns the
     reported UUID → GPU id map for the telemetry.
 
@@ -340,7 +429,7 @@ def _identity_apply(host: Host, sections: list[dict], observation: Observation, 
     plan = gpu_rows_plan(host=host, sections=sections, now=now)
     new, changed, unchanged = [], [], []
     for row in plan:
-        facts = dict(_gpu_facts(host, row.section, observation, now), uuid_status=row.status,
+        facts = dict(_gpu_facts(host, row.section, observation_id, now), uuid_status=row.status,
                      reported_uuid=row.reported_uuid[:256])
         if row.status == Gpu.UuidStatus.HELD_ELSEWHERE:
             # A contested identity joins no NVLink fabric (aggregation): its raw section stays in `identity`.
@@ -358,7 +447,7 @@ def _identity_apply(host: Host, sections: list[dict], observation: Observation, 
     for gpu in changed:
         gpu.save(update_fields=_GPU_FIELDS)
     if unchanged:
-        Gpu.objects.filter(pk__in=unchanged, host=host).update(last_seen=now, last_observation=observation)
+        Gpu.objects.filter(pk__in=unchanged, host=host).update(last_seen=now, last_observation_id=observation_id)
     # GPUs this host no longer reports are no longer on it (their history stays).
     Gpu.objects.filter(host=host).exclude(uuid__in=[row.key for row in plan]).update(host=None)
 
@@ -376,7 +465,7 @@ def _identity_apply(host: Host, sections: list[dict], observation: Observation, 
                 speed_mbps=_value(link.get("speed_mbps")),
                 remote_device_type=_value(link.get("remote_device_type")) or "",
                 remote_pci_bus_id=(_value(link.get("remote_pci_bus_id")) or "")[:32],
-                last_observation=observation,
+                last_observation_id=observation_id,
             )
             for gpu in rewritten
             for link in _links(sections[gpu.uuid])
@@ -389,23 +478,15 @@ def _links(section: dict) -> list[dict]:
     return links if isinstance(links, list) else []  # a marker: NVLink not supported or unreadable
 
 
-def _samples_store(host: Host, telemetry: list[dict], observation: Observation, collected_at, now,
-                   gpu_ids: dict[str, int] | None) -> None:
-    """Per-GPU telemetry rows, only for this host's GPUs: `gpu_ids` comes from the identity just
-    applied, else from this host's rows (lean report)."""
-    gpus = gpu_ids if gpu_ids is not None else telemetry_rows(host=host, plan=None)
+def _samples(telemetry: list[dict], gpu_ids: dict[str, int]) -> list[tuple]:
+    """Per-GPU telemetry rows (gpu id and the values, in rows.SAMPLE_COLUMNS order), only for this
+    host's GPUs: `gpu_ids` comes from the identity just applied, or from this host's rows (lean)."""
     samples = []
     for t in telemetry:
-        gpu_id = gpus.get(t["uuid"]) if isinstance(t["uuid"], str) else None
+        gpu_id = gpu_ids.get(t["uuid"]) if isinstance(t["uuid"], str) else None
         if gpu_id is None:
             continue  # not a GPU of this host's identity (or unreadable): kept in the raw payload only
         clocks, util = t.get("clocks_mhz", {}), t.get("utilization_pct", {})
-        samples.append(GpuSample(
-            observation=observation, gpu_id=gpu_id, host=host, collected_at=collected_at,
-            sm_clock_mhz=_value(clocks.get("sm")), mem_clock_mhz=_value(clocks.get("mem")),
-            utilization_gpu_pct=_value(util.get("gpu")), power_draw_mw=_value(t.get("power_draw_mw")),
-            temperature_c=_value(t.get("temperature_c")), energy_mj=_value(t.get("energy_mj")),
-        ))
-    GpuSample.objects.bulk_create(samples)
-    if observation.full_identity is False:
-        Gpu.objects.filter(pk__in=gpus.values(), host=host).update(last_seen=now)
+        samples.append((gpu_id, _value(clocks.get("sm")), _value(clocks.get("mem")), _value(util.get("gpu")),
+                        _value(t.get("power_draw_mw")), _value(t.get("temperature_c")), _value(t.get("energy_mj"))))
+    return samples

@@ -80,7 +80,8 @@ def add_call(snapshot: dict, function: str, args: list, outcome) -> None:
 
 
 class ServerDouble:
-    """Records every request; answers from `respond(request) -> (status, body_dict, delay_s)`."""
+    """Records every request; answers from `respond(request) -> (status, body_dict, delay_s)`, and 404
+    to the batch endpoint, as a server before it did (the agent then sends one by one)."""
 
     def __init__(self):
         self.requests: list = []
@@ -95,7 +96,10 @@ class ServerDouble:
                 request = {"path": self.path, "headers": dict(self.headers), "body": self.rfile.read(length)}
                 with double._lock:
                     double.requests.append(request)
-                status, body, delay = double.respond(request)
+                if self.path.endswith("/batch"):  # a server older than POST /api/v1/reports/batch
+                    status, body, delay = 404, {"detail": "Not Found"}, 0
+                else:
+                    status, body, delay = double.respond(request)
                 time.sleep(delay)
                 data = json.dumps(body).encode()
                 self.send_response(status)

@@ -190,12 +190,12 @@ def test_401_keeps_the_spool_backs_off_and_shows_in_status(make_agent, server, e
     agent.collect_and_spool()
     agent.collect_and_spool()
     agent.deliver(NEVER)
-    assert len(server.requests) == 1 and len(agent.spool.entries()) == 2
+    assert len(server.reports()) == 1 and len(agent.spool.entries()) == 2
     assert agent.retry_at > clock.now
     state = AgentState.load(enrolled.state)
     assert state.unauthorized is True and "401" in state.last_error
     agent.deliver(NEVER)  # still backing off: no request
-    assert len(server.requests) == 1
+    assert len(server.reports()) == 1
 
 
 @pytest.mark.parametrize("failure", ["503", "connection"])

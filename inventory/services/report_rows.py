@@ -1,0 +1,90 @@
+"""The rows one accepted report writes, one SQL statement per table (observation, samples, host, agent).
+
+Ingest is the hot path of the service (every host, every minute): through the ORM a lean report
+cost eight statements and most of its time building them (docs/benchmarks.md).  These are the same
+writes as plain parametrised SQL, portable between PostgreSQL and SQLite (INSERT … ON CONFLICT …
+RETURNING needs SQLite 3.35), values prepared by the model fields themselves.  What to write is
+decided by inventory.services.ingest; nothing here checks anything.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import connection
+
+from ..models import Agent, GpuSample, Host, Observation
+
+SAMPLE_COLUMNS = ("gpu", "sm_clock_mhz", "mem_clock_mhz", "utilization_gpu_pct", "power_draw_mw", "temperature_c",
+                  "energy_mj")
+
+
+def _column(model, name: str) -> str:
+    return connection.ops.quote_name(model._meta.get_field(name).column)
+
+
+def _prepared(model, name: str, value):
+    return model._meta.get_field(name).get_db_prep_save(value, connection)
+
+
+def _table(model) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def observation_insert(*, report: dict, payload: bytes, sha: str, agent_id, host_id: int, collected_at: datetime,
+                       received_at: datetime, full_identity: bool) -> int | None:
+    """Store the report as received; returns its id, or None when its report_id is already taken
+    (ON CONFLICT DO NOTHING: the caller tells a resent report from a conflicting one).  The payload
+    is the canonical JSON text that was hashed and verified, not a second serialisation."""
+    values = {
+        "report_id": _prepared(Observation, "report_id", report["report_id"]),
+        "agent": _prepared(Observation, "agent", agent_id),
+        "host": host_id,
+        "sequence": report["sequence"],
+        "collected_at": _prepared(Observation, "collected_at", collected_at),
+        "received_at": _prepared(Observation, "received_at", received_at),
+        "clock_skew_seconds": (collected_at - received_at).total_seconds(),
+        "payload": payload.decode("utf-8"),
+        "payload_sha256": sha,
+        "identity_sha256": report["identity_sha256"],
+        "full_identity": full_identity,
+        "synthetic": report["synthetic"],
+        "signature_status": Observation.Signature.VALID,
+        "provenance": Observation._meta.get_field("provenance").default,
+    }
+    columns = ", ".join(_column(Observation, name) for name in values)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {_table(Observation)} ({columns}) VALUES ({', '.join(['%s'] * len(values))})"
+            f" ON CONFLICT ({_column(Observation, 'report_id')}) DO NOTHING RETURNING {_column(Observation, 'id')}",
+            list(values.values()))
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def samples_insert(*, samples: list[tuple], observation_id: int, host_id: int, collected_at: datetime) -> None:
+    """All telemetry rows of the report in one multi-row INSERT; `samples` in SAMPLE_COLUMNS order."""
+    if not samples:
+        return
+    columns = ", ".join(_column(GpuSample, name) for name in ("observation", "host", "collected_at", *SAMPLE_COLUMNS))
+    row = "(" + ", ".join(["%s"] * (3 + len(SAMPLE_COLUMNS))) + ")"
+    fixed = (observation_id, host_id, _prepared(GpuSample, "collected_at", collected_at))
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {_table(GpuSample)} ({columns}) VALUES {', '.join([row] * len(samples))}",
+                       [value for sample in samples for value in (*fixed, *sample)])
+
+
+def _update(model, pk, values: dict) -> None:
+    assignments = ", ".join(f"{_column(model, name)} = %s" for name in values)
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {_table(model)} SET {assignments} WHERE {_column(model, 'id')} = %s",
+                       [_prepared(model, name, value) for name, value in values.items()] + [_prepared(model, "id", pk)])
+
+
+def host_update(*, host_id: int, values: dict) -> None:
+    """The host's reported facts, last report and evaluation mark (field name → value)."""
+    _update(Host, host_id, values)
+
+
+def agent_update(*, agent_id, values: dict) -> None:
+    """The agent's last sequence, last seen and budget counters (field name → value)."""
+    _update(Agent, agent_id, values)
