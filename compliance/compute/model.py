@@ -278,6 +278,34 @@ def load_thresholds(path: Path | str = THRESHOLDS_PATH) -> tuple[Threshold, ...]
     return tuple(out)
 
 
+# --------------------------------------------------------------------------- NVLink fabrics
+
+
+def fabrics(peers: Mapping[int, Iterable[object]]) -> dict[int, int]:
+    """GPU id → its NVLink fabric, named by the lowest GPU id in it: the connected components of
+    the graph in which a GPU is joined to every endpoint it names (its own PCI address, the
+    addresses its links reach — another GPU or an NVSwitch — and its multi-node fabric clique).
+    GPUs that share no endpoint with another GPU are in no fabric (left out)."""
+    parent: dict[object, object] = {}
+
+    def root(node):
+        parent.setdefault(node, node)
+        while parent[node] != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    for gpu_id, endpoints in peers.items():
+        for endpoint in endpoints:
+            a, b = root(("gpu", gpu_id)), root(endpoint)
+            if a != b:
+                parent[a] = b
+    members: dict[object, list[int]] = defaultdict(list)
+    for gpu_id in peers:
+        members[root(("gpu", gpu_id))].append(gpu_id)
+    return {gpu_id: min(group) for group in members.values() if len(group) > 1 for gpu_id in group}
+
+
 # --------------------------------------------------------------------------- training runs
 
 

@@ -3,14 +3,13 @@ whenever its hour is rolled up again (late reports), never edited by hand."""
 from django.db import models
 
 
-class ComputeBucket(models.Model):
-    """One hour of one cluster's telemetry for one reported chip: the sums the estimate reads.
+class HourlyUsage(models.Model):
+    """The sums the estimate reads for one hour and one reported chip.
 
     Operations are not stored: they are these busy seconds times the catalog's peak rates
     (compliance.compute.model.estimate_ops), so a corrected rate corrects every period.
     """
 
-    cluster = models.ForeignKey("inventory.Cluster", on_delete=models.CASCADE, related_name="compute_buckets")
     start = models.DateTimeField(help_text="Start of the hour (UTC); intervals are attributed where they start")
     chip_name = models.CharField(max_length=128, help_text="The name the GPUs reported (NVML)")
     pci_device_id = models.IntegerField(null=True, blank=True)
@@ -34,6 +33,15 @@ class ComputeBucket(models.Model):
     computed_at = models.DateTimeField()
 
     class Meta:
+        abstract = True
+
+
+class ComputeBucket(HourlyUsage):
+    """One hour of one cluster's telemetry for one reported chip."""
+
+    cluster = models.ForeignKey("inventory.Cluster", on_delete=models.CASCADE, related_name="compute_buckets")
+
+    class Meta:
         ordering = ["cluster", "start", "chip_name"]
         # One row per (cluster, start, chip_name, pci_device_id): the rollup replaces an hour's rows
         # in one transaction (a unique constraint cannot name a nullable PCI id portably).
@@ -41,3 +49,20 @@ class ComputeBucket(models.Model):
 
     def __str__(self):
         return f"{self.cluster_id} {self.start:%Y-%m-%d %H:00} {self.chip_name}"
+
+
+class FabricComputeBucket(HourlyUsage):
+    """One hour of the GPUs of one NVLink fabric (a connected component of NVLink peers, within one
+    cluster) for one reported chip; kept only for fabrics large enough to hold a training run
+    (CHIPWATCH_TRAINING_MIN_GPUS GPUs), so a run can be placed on one fabric."""
+
+    cluster = models.ForeignKey("inventory.Cluster", on_delete=models.CASCADE, related_name="fabric_compute_buckets")
+    fabric = models.BigIntegerField(help_text="The fabric's lowest GPU id (its name)")
+    fabric_gpus = models.PositiveIntegerField(help_text="GPUs in the fabric when this hour was rolled up")
+
+    class Meta:
+        ordering = ["cluster", "fabric", "start", "chip_name"]
+        indexes = [models.Index(fields=["cluster", "fabric", "start"]), models.Index(fields=["start"])]
+
+    def __str__(self):
+        return f"{self.cluster_id}/fabric {self.fabric} {self.start:%Y-%m-%d %H:00} {self.chip_name}"

@@ -10,11 +10,13 @@ from django.conf import settings
 from django.db.models import Max, Min, Sum
 from django.db.models.functions import TruncDay, TruncHour, TruncWeek
 
+from inventory.models import Gpu, NvLink
+
 from ..core.catalog import UnknownChip, chip
 from ..identify import identify
 from ..models import Finding
 from . import model
-from .models import ComputeBucket
+from .models import ComputeBucket, FabricComputeBucket
 from .usage_sql import hourly_usage
 
 PERIODS = {"hour": TruncHour, "day": TruncDay, "week": TruncWeek}
@@ -134,6 +136,42 @@ def training_runs(*, cluster_id: int, start: datetime, end: datetime) -> list[mo
     return detect(training_hours(cluster_id=cluster_id, start=start, end=end))
 
 
+def gpu_fabrics(*, cluster_ids: list[int] | None, min_gpus: int) -> dict[int, int]:
+    """GPU id → NVLink fabric (its lowest GPU id) for the fabrics of at least `min_gpus` GPUs within one
+    cluster, from the current topology: each GPU's own PCI address, the addresses its active links reach
+    (a GPU or an NVSwitch of the same host) and its multi-node fabric clique (nvmlDeviceGetGpuFabricInfo).
+    A fabric spanning clusters is split per cluster (compliance.detectors.aggregation reports the span)."""
+    gpus = Gpu.objects.filter(host__cluster__isnull=False)
+    links = NvLink.objects.filter(state="active", gpu__host__cluster__isnull=False).exclude(remote_pci_bus_id="")
+    if cluster_ids is not None:
+        gpus, links = gpus.filter(host__cluster_id__in=cluster_ids), links.filter(gpu__host__cluster_id__in=cluster_ids)
+    peers: dict[int, list] = {}
+    cluster_of = {}
+    for gpu_id, host_id, cluster_id, bus, fabric_uuid, clique in gpus.values_list(
+            "id", "host_id", "host__cluster_id", "pci_bus_id", "fabric_cluster_uuid", "fabric_clique_id"):
+        cluster_of[gpu_id] = cluster_id
+        peers[gpu_id] = [("pci", cluster_id, host_id, bus.upper())] if bus else []
+        if fabric_uuid.strip("0-"):
+            peers[gpu_id].append(("clique", cluster_id, fabric_uuid, clique))
+    for gpu_id, host_id, remote_bus in links.values_list("gpu_id", "gpu__host_id", "remote_pci_bus_id"):
+        peers[gpu_id].append(("pci", cluster_of[gpu_id], host_id, remote_bus.upper()))
+    fabric_of = model.fabrics(peers)
+    sizes: dict[int, int] = defaultdict(int)
+    for fabric in fabric_of.values():
+        sizes[fabric] += 1
+    return {gpu_id: fabric for gpu_id, fabric in fabric_of.items() if sizes[fabric] >= min_gpus}
+
+
+def fabric_training_runs(*, cluster_id: int, start: datetime, end: datetime) -> list[tuple[int, int, model.Run]]:
+    """(fabric, its GPU count, run) for the runs placed on one NVLink fabric of the cluster."""
+    by_fabric: dict[int, list] = defaultdict(list)
+    for bucket in FabricComputeBucket.objects.filter(cluster_id=cluster_id, start__gte=start, start__lt=end,
+                                                     training_gpus__gt=0).order_by("fabric", "start"):
+        by_fabric[bucket.fabric].append(bucket)
+    return [(fabric, max(b.fabric_gpus for b in buckets), run) for fabric, buckets in sorted(by_fabric.items())
+            for run in detect(hours_of((b.start, b.catalog_model, b) for b in buckets))]
+
+
 def clusters_with_training_hours(*, since: datetime) -> list[int]:
     """Clusters that had at least CHIPWATCH_TRAINING_MIN_GPUS training-like GPUs in some hour since `since`."""
     return sorted({row["cluster_id"] for row in (
@@ -154,9 +192,10 @@ def hours_between(start: datetime, end: datetime, step_hours: int):
         cursor = following
 
 
-def run_dedup_key(*, cluster_id: int, run: model.Run) -> str:
-    """The finding a detected run is raised as (one per cluster and start hour)."""
-    return f"training_run:cluster{cluster_id}:{run.start:%Y%m%dT%H}"
+def run_dedup_key(*, cluster_id: int, run: model.Run, fabric: int | None = None) -> str:
+    """The finding a detected run is raised as (one per cluster, or fabric, and start hour)."""
+    scope = f"cluster{cluster_id}" if fabric is None else f"cluster{cluster_id}:fabric{fabric}"
+    return f"training_run:{scope}:{run.start:%Y%m%dT%H}"
 
 
 def bounds(ops: model.OpsRange, precision: str | None) -> tuple[float, float | None]:
@@ -192,9 +231,11 @@ def _model_rows(rows: list[PeriodRow], precision: str | None) -> list[dict]:
     return out
 
 
-def _run_entry(run: model.Run, precision: str | None, finding_id: int | None) -> dict:
+def _run_entry(run: model.Run, precision: str | None, finding_id: int | None, fabric: int | None = None,
+               fabric_gpus: int | None = None) -> dict:
     lower, upper = bounds(run.ops, precision)
-    return {"start": run.start.isoformat(), "end": run.end.isoformat(), "hours": run.hours,
+    return {"scope": "cluster" if fabric is None else "nvlink_fabric", "fabric": fabric, "fabric_gpus": fabric_gpus,
+            "start": run.start.isoformat(), "end": run.end.isoformat(), "hours": run.hours,
             "peak_gpus": run.peak_gpus, "min_gpus": run.min_gpus, "gpu_hours": run.gpu_hours,
             "ops_lower": lower, "ops_upper": upper,
             "first_sample_id": run.first_sample_id, "last_sample_id": run.last_sample_id, "finding_id": finding_id}
@@ -209,8 +250,8 @@ def cluster_compute(*, cluster_id: int, start: datetime, end: datetime, precisio
     """A cluster's compute over [start, end) from the rollup: per week and chip model, per model,
     totals, the detected runs (with their findings) and the thresholds they are compared with.
 
-    Four queries whatever the period: the weekly GROUP BY, the training hours, the runs'
-    findings and nothing per row.  The samples that fed a row are the cluster's samples of
+    Four queries whatever the period: the weekly GROUP BY, the cluster's and its fabrics'
+    training hours, the runs' findings; nothing per row.  The samples that fed a row are the cluster's samples of
     that period, counted, with the lowest and highest GpuSample id among them."""
     rows = cluster_periods(cluster_id=cluster_id, start=start, end=end, period="week")
     table = []
@@ -231,8 +272,10 @@ def cluster_compute(*, cluster_id: int, start: datetime, end: datetime, precisio
                       "ops_lower": sum(r["ops_lower"] for r in entries),
                       "ops_upper": _sum_upper(r["ops_upper"] for r in entries),
                       "samples": sum(r["samples"] for r in entries)})
-    runs = training_runs(cluster_id=cluster_id, start=start, end=end)
-    keys = {run_dedup_key(cluster_id=cluster_id, run=run): run for run in runs}
+    keys = {run_dedup_key(cluster_id=cluster_id, run=run): (run, None, None)
+            for run in training_runs(cluster_id=cluster_id, start=start, end=end)}
+    keys.update({run_dedup_key(cluster_id=cluster_id, run=run, fabric=fabric): (run, fabric, size)
+                 for fabric, size, run in fabric_training_runs(cluster_id=cluster_id, start=start, end=end)})
     finding_of = dict(Finding.objects.filter(dedup_key__in=list(keys)).values_list("dedup_key", "id")) if keys else {}
     by_model = _model_rows(rows, precision)
     return {
@@ -245,7 +288,8 @@ def cluster_compute(*, cluster_id: int, start: datetime, end: datetime, precisio
                    "ops_upper": _sum_upper(m["ops_upper"] for m in by_model),
                    "samples": sum(m["samples"] for m in by_model)},
         "weeks": weeks, "by_model": by_model, "rows": table,
-        "runs": [_run_entry(run, precision, finding_of.get(key)) for key, run in keys.items()],
+        "runs": [_run_entry(run, precision, finding_of.get(key), fabric, size)
+                 for key, (run, fabric, size) in keys.items()],
         "thresholds": thresholds_listed(),
     }
 

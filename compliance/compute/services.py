@@ -1,6 +1,7 @@
 """Writes of compute accounting: the hourly rollup, and training runs raised as findings."""
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -14,7 +15,7 @@ from ..findings import FindingSpec, finding_raise
 from ..models import Finding
 from ..selectors import families
 from . import model, selectors
-from .models import ComputeBucket
+from .models import ComputeBucket, FabricComputeBucket
 from .selectors import accounting_rules
 from .usage_sql import hourly_usage
 
@@ -24,27 +25,35 @@ RUN_CITATION = ("docs/compute-accounting.md (estimate model); thresholds: 90 FR 
 
 
 def compute_rollup(*, start: datetime, end: datetime, cluster_ids: list[int] | None = None) -> int:
-    """Replace the rollup of the hours in [start, end) (whole hours); one aggregate query and one
-    transaction per CHIPWATCH_COMPUTE_ROLLUP_CHUNK_HOURS.  Returns the rows written."""
+    """Replace the rollup of the hours in [start, end) (whole hours): per cluster, and per NVLink
+    fabric large enough to hold a run (fabrics from the current topology).  One aggregate query
+    (two where such fabrics exist) and one transaction per CHIPWATCH_COMPUTE_ROLLUP_CHUNK_HOURS.
+    Returns the cluster rows written."""
     rules, written, names = accounting_rules(), 0, {}
+    fabric_of = selectors.gpu_fabrics(cluster_ids=cluster_ids, min_gpus=settings.CHIPWATCH_TRAINING_MIN_GPUS)
+    fabric_gpus = Counter(fabric_of.values())
+
+    def fields(row, now) -> dict:
+        key = (row.chip_name, row.pci_device_id)
+        if key not in names:
+            names[key] = selectors.catalog_model_of(chip_name=row.chip_name, pci_device_id=row.pci_device_id)
+        return dict(cluster_id=row.cluster_id, start=row.start, chip_name=row.chip_name,
+                    pci_device_id=row.pci_device_id, catalog_model=names[key], computed_at=now, **vars(row.usage))
+
     for chunk_start, chunk_end in selectors.hours_between(start, end, settings.CHIPWATCH_COMPUTE_ROLLUP_CHUNK_HOURS):
-        rows = hourly_usage(start=chunk_start, end=chunk_end, rules=rules, cluster_ids=cluster_ids,
-                            max_clock_ahead_seconds=settings.CHIPWATCH_COMPUTE_MAX_CLOCK_AHEAD_SECONDS)
+        usage = dict(start=chunk_start, end=chunk_end, rules=rules, cluster_ids=cluster_ids,
+                     max_clock_ahead_seconds=settings.CHIPWATCH_COMPUTE_MAX_CLOCK_AHEAD_SECONDS)
         now = timezone.now()
-        buckets = []
-        for row in rows:
-            key = (row.chip_name, row.pci_device_id)
-            if key not in names:
-                names[key] = selectors.catalog_model_of(chip_name=row.chip_name, pci_device_id=row.pci_device_id)
-            buckets.append(ComputeBucket(cluster_id=row.cluster_id, start=row.start, chip_name=row.chip_name,
-                                         pci_device_id=row.pci_device_id, catalog_model=names[key],
-                                         computed_at=now, **vars(row.usage)))
+        buckets = [ComputeBucket(**fields(row, now)) for row in hourly_usage(**usage)]
+        fabric_buckets = [FabricComputeBucket(fabric=row.fabric, fabric_gpus=fabric_gpus[row.fabric], **fields(row, now))
+                          for row in (hourly_usage(**usage, fabric_of=fabric_of) if fabric_of else ())]
         with transaction.atomic():
-            stale = ComputeBucket.objects.filter(start__gte=chunk_start, start__lt=chunk_end)
-            if cluster_ids is not None:
-                stale = stale.filter(cluster_id__in=cluster_ids)
-            stale.delete()
-            ComputeBucket.objects.bulk_create(buckets, batch_size=2000)
+            for table, rows in ((ComputeBucket, buckets), (FabricComputeBucket, fabric_buckets)):
+                stale = table.objects.filter(start__gte=chunk_start, start__lt=chunk_end)
+                if cluster_ids is not None:
+                    stale = stale.filter(cluster_id__in=cluster_ids)
+                stale.delete()
+                table.objects.bulk_create(rows, batch_size=2000)
         written += len(buckets)
     return written
 
@@ -67,8 +76,12 @@ def training_runs_evaluate(*, cluster_ids: list[int], now: datetime | None = Non
     family_of = families() if cluster_ids else {}
     raised = 0
     for cluster in clusters:
-        for run in selectors.training_runs(cluster_id=cluster.id, start=since, end=now + timedelta(hours=1)):
-            finding_raise(spec=run_finding(cluster=cluster, run=run, family=family_of[cluster.operator_id]))
+        window = dict(cluster_id=cluster.id, start=since, end=now + timedelta(hours=1))
+        scoped = [(run, None, None) for run in selectors.training_runs(**window)]
+        scoped += [(run, fabric, size) for fabric, size, run in selectors.fabric_training_runs(**window)]
+        for run, fabric, size in scoped:
+            finding_raise(spec=run_finding(cluster=cluster, run=run, family=family_of[cluster.operator_id],
+                                           fabric=fabric, fabric_gpus=size))
             raised += 1
     return raised
 
@@ -100,7 +113,9 @@ def threshold_verdicts(*, run: model.Run, cluster: Cluster, family) -> list[dict
     return out
 
 
-def run_finding(*, cluster: Cluster, run: model.Run, family) -> FindingSpec:
+def run_finding(*, cluster: Cluster, run: model.Run, family, fabric: int | None = None,
+                fabric_gpus: int | None = None) -> FindingSpec:
+    """A run on the whole cluster, or (`fabric`) on one NVLink fabric of it: a tightly coupled job."""
     verdicts = threshold_verdicts(run=run, cluster=cluster, family=family)
     red_flag = {v["verdict"] for v in verdicts if v["key"] == "bis-iaas-d5-training" and v["in_force_at_start"]}
     enforced_reached = any(v["verdict"] == model.Verdict.EXCEEDED and v["in_force_at_start"] for v in verdicts)
@@ -110,17 +125,20 @@ def run_finding(*, cluster: Cluster, run: model.Run, family) -> FindingSpec:
     observation_ids = list(GpuSample.objects.filter(pk__in=[i for i in (run.first_sample_id, run.last_sample_id)
                                                              if i is not None]).values_list("observation_id", flat=True))
     upper = "unbounded" if run.ops.upper is None else f"{run.ops.upper:.2g}"
+    where = "" if fabric is None else f" in one NVLink fabric of {fabric_gpus} GPUs"
     return FindingSpec(
         kind=RUN_KIND,
         severity=severity,
         subject_type=Finding.Subject.CLUSTER,
         subject_id=cluster.id,
-        dedup_key=selectors.run_dedup_key(cluster_id=cluster.id, run=run),
-        title=(f"Training run: {run.peak_gpus} GPUs for {run.hours} h from {run.start:%Y-%m-%d %H:00} UTC, "
+        dedup_key=selectors.run_dedup_key(cluster_id=cluster.id, run=run, fabric=fabric),
+        title=(f"Training run{where}: {run.peak_gpus} GPUs for {run.hours} h from {run.start:%Y-%m-%d %H:00} UTC, "
                f"{run.gpu_hours:,.0f} GPU-hours, {run.ops.lower:.2g}–{upper} operations"),
         citation=RUN_CITATION,
         observation_ids=tuple(observation_ids),
         figures={
+            "scope": {"kind": "cluster"} if fabric is None else {
+                "kind": "nvlink_fabric", "fabric_lowest_gpu_id": fabric, "fabric_gpus": fabric_gpus},
             "start": run.start.isoformat(), "end": run.end.isoformat(), "hours": run.hours,
             "peak_gpus": run.peak_gpus, "min_gpus": run.min_gpus, "gpu_hours": run.gpu_hours,
             "operations": run.ops.as_dict(), "sample_ids": [run.first_sample_id, run.last_sample_id],

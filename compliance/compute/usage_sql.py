@@ -8,6 +8,7 @@ for PostgreSQL and SQLite: only the epoch and floor expressions differ.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -27,6 +28,12 @@ _EPOCH = {
 _BUCKET = {
     "postgresql": "floor({0} / {1}) * {1}",
     "sqlite": "(CAST({0} AS INTEGER) / {1}) * {1}",
+}
+
+# GPU id → fabric (the fabric's lowest GPU id) as a JSON object parameter, for the per-fabric rollup.
+_FABRICS = {
+    "postgresql": "SELECT key::bigint AS gpu_id, value::bigint AS fabric FROM jsonb_each_text(%s::jsonb)",
+    "sqlite": "SELECT CAST(key AS INTEGER) AS gpu_id, CAST(value AS INTEGER) AS fabric FROM json_each(%s)",
 }
 
 _SQL = """
@@ -62,7 +69,7 @@ WITH placed AS (
     MAX(CASE WHEN prev_id > id THEN prev_id ELSE id END) AS last_id
   FROM intervals GROUP BY gpu_id, host_id, bucket
 )
-SELECT h.cluster_id, p.bucket, g.name, g.pci_device_id,
+SELECT h.cluster_id, {fabric}, p.bucket, g.name, g.pci_device_id,
   SUM(CASE WHEN samples > 0 THEN 1 ELSE 0 END), SUM(samples), SUM(gpu_seconds), SUM(busy), SUM(unknown),
   SUM(energy_j), SUM(resets), SUM(gaps), SUM(gap_seconds), SUM(corrected),
   SUM(CASE WHEN busy >= {training} THEN 1 ELSE 0 END),
@@ -70,9 +77,9 @@ SELECT h.cluster_id, p.bucket, g.name, g.pci_device_id,
   SUM(CASE WHEN busy >= {training} THEN busy ELSE 0 END),
   SUM(CASE WHEN busy >= {training} THEN unknown ELSE 0 END),
   MIN(first_id), MAX(last_id)
-FROM per_gpu p JOIN inventory_gpu g ON g.id = p.gpu_id JOIN inventory_host h ON h.id = p.host_id
-GROUP BY h.cluster_id, p.bucket, g.name, g.pci_device_id
-ORDER BY h.cluster_id, p.bucket, g.name, g.pci_device_id
+FROM per_gpu p JOIN inventory_gpu g ON g.id = p.gpu_id JOIN inventory_host h ON h.id = p.host_id{fabric_join}
+GROUP BY h.cluster_id, {fabric}, p.bucket, g.name, g.pci_device_id
+ORDER BY h.cluster_id, {fabric}, p.bucket, g.name, g.pci_device_id
 """
 
 
@@ -83,11 +90,15 @@ class UsageRow:
     chip_name: str
     pci_device_id: int | None
     usage: Usage
+    fabric: int | None = None
 
 
 def hourly_usage(*, start: datetime, end: datetime, rules: Rules, max_clock_ahead_seconds: float,
-                 cluster_ids: list[int] | None = None, received_by: datetime | None = None) -> list[UsageRow]:
+                 cluster_ids: list[int] | None = None, received_by: datetime | None = None,
+                 fabric_of: dict[int, int] | None = None) -> list[UsageRow]:
     """Usage of the intervals starting in [start, end), per cluster, hour and chip; one query.
+
+    With ``fabric_of`` (GPU id → fabric), only those GPUs, per cluster, fabric, hour and chip.
 
     ``start``/``end`` must be whole hours.  ``received_by`` keeps only samples the server had
     received by then (a reproducible answer for an audit date).  Samples whose agent clock is
@@ -109,18 +120,22 @@ def hourly_usage(*, start: datetime, end: datetime, rules: Rules, max_clock_ahea
     if received_by is not None:
         received = " AND o.received_at <= %s"
         params.append(adapt(received_by))
+    fabric, fabric_join = "CAST(NULL AS BIGINT)", ""
+    if fabric_of is not None:
+        fabric, fabric_join = "f.fabric", f" JOIN ({_FABRICS[vendor]}) f ON f.gpu_id = p.gpu_id"
+        params.append(json.dumps({str(gpu): fab for gpu, fab in fabric_of.items()}))
     sql = _SQL.format(
         collected=epoch.format("s.collected_at"), received=epoch.format("o.received_at"),
         tolerance=float(rules.skew_tolerance_seconds), received_by=received,
         hosts=f"s.host_id IN ({inner})", bucket=bucket.format("prev_at", BUCKET_SECONDS),
         gap=float(rules.max_gap_seconds), start=float(start.timestamp()), end=float(end.timestamp()),
-        training=float(rules.training_utilization_pct) / 100 * BUCKET_SECONDS,
+        training=float(rules.training_utilization_pct) / 100 * BUCKET_SECONDS, fabric=fabric, fabric_join=fabric_join,
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    return [UsageRow(cluster_id=row[0], start=datetime.fromtimestamp(float(row[1]), tz=timezone.utc),
-                     chip_name=row[2], pci_device_id=row[3], usage=_usage(row[4:])) for row in rows]
+    return [UsageRow(cluster_id=row[0], fabric=row[1], start=datetime.fromtimestamp(float(row[2]), tz=timezone.utc),
+                     chip_name=row[3], pci_device_id=row[4], usage=_usage(row[5:])) for row in rows]
 
 
 def _usage(values) -> Usage:
