@@ -111,9 +111,3 @@ def detach(cursor, name: str, *, drop: bool) -> None:
     if drop:
         cursor.execute(f'DROP TABLE "{name}"')
 
-
-def total_bytes(cursor, table: str = PARENT) -> int:
-    """On-disk bytes of a table with its indexes and TOAST, summed over its partitions."""
-    cursor.execute("SELECT coalesce(sum(pg_total_relation_size(relid)), 0) FROM pg_partition_tree(to_regclass(%s))",
-                   [table])
-    return int(cursor.fetchone()[0])
