@@ -13,7 +13,6 @@ import hashlib
 import secrets
 import time
 
-from django.conf import settings
 from django.core.cache import cache as process_cache
 from django.core.cache.backends.redis import RedisCache
 
@@ -26,7 +25,7 @@ def _store():
 
     if app.conf.task_always_eager:
         return process_cache
-    return RedisCache(settings.CELERY_BROKER_URL, {"TIMEOUT": JOB_SECONDS})
+    return RedisCache(app.conf.broker_url, {"TIMEOUT": JOB_SECONDS})
 
 
 def job_create(*, user_id: int, file_name: str, fmt: str, data: bytes) -> str:

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import DatabaseError, transaction
 
 from compliance.core.eccns import eccn_normalise, eccn_problem
 
@@ -108,6 +108,7 @@ class _Importer:
         self.created_org_ids: set[int] = set()
         self.affected_cluster_ids: set[int] = set()
         self.seen: dict[tuple, int] = {}
+        self.organizations: dict[str, Organization | None] = {}  # by name, as read or written in this run
 
     # --- the loop ------------------------------------------------------------------------------------
 
@@ -115,10 +116,14 @@ class _Importer:
         total, done = len(rows), 0
         step = max(1, total // 200)
         for row in self._parents_first(rows):
+            # No savepoint per row: a row is validated whole before its first write, and any bad row rolls
+            # the whole file back. A database refusal after validation (a row another session wrote meanwhile)
+            # leaves the transaction unusable, so it ends the run.
             try:
-                with transaction.atomic():
-                    outcome = getattr(self, f"_{row.sheet}")(row)
-                self.report.outcomes.append(outcome)
+                self.report.outcomes.append(getattr(self, f"_{row.sheet}")(row))
+            except DatabaseError as exc:
+                self.report.errors.append(RowError(row.sheet, row.row, "", f"refused by the database: {exc}"))
+                break
             except _RowProblem as problem:
                 self.report.errors.append(RowError(row.sheet, row.row, problem.column, problem.message))
             except ValidationError as exc:
@@ -175,6 +180,7 @@ class _Importer:
         outcome = self._save(row, organization, values, key=name)
         if outcome.action == "create":
             self.created_org_ids.add(organization.pk)
+        self.organizations[name] = organization
         return outcome
 
     def _sites(self, row: SheetRow) -> RowOutcome:
@@ -262,7 +268,8 @@ class _Importer:
                 changes["sites"] = [sorted(site.name for site in stored_sites), sorted(site.name for site in sites)]
         if not creating and not changes:
             return RowOutcome(row.sheet, row.row, key, "unchanged")
-        instance.full_clean()
+        # The related rows were just read through the scope: their existence needs no second query each.
+        instance.full_clean(exclude=[f.name for f in instance._meta.concrete_fields if f.is_relation])
         instance.save()
         if "sites" in changes:
             instance.sites.set(sites)
@@ -276,7 +283,9 @@ class _Importer:
         return organization.pk in self.scope.organization_ids or organization.pk in self.created_org_ids
 
     def _organization(self, name: str, column: str) -> Organization:
-        found = Organization.objects.filter(name=name).first()
+        if name not in self.organizations:
+            self.organizations[name] = Organization.objects.filter(name=name).first()
+        found = self.organizations[name]
         if found is None or not self._may_change(found):  # outside the scope it does not exist
             raise _RowProblem(column, f"unknown organization {name!r}")
         return found
