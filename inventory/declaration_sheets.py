@@ -121,7 +121,8 @@ def _xlsx_rows(data: bytes, source_name: str) -> list[SheetRow]:
             header = [text_of(v) for v in next(lines, ())]
             _checked_header(sheet, header, f"{source_name}, sheet {sheet!r}, row 1")
             for number, line in enumerate(lines, start=2):
-                values = {column: text_of(v) for column, v in zip(header, line) if column}
+                cells = list(line) + [None] * (len(header) - len(line))  # trailing empty cells may be left out
+                values = {column: text_of(v) for column, v in zip(header, cells) if column}
                 if any(values.values()):
                     rows.append(SheetRow(sheet, number, values))
     finally:
@@ -148,7 +149,7 @@ def _csv_rows(data: bytes, source_name: str) -> list[SheetRow]:
             raise SheetFormatError(f"{source_name}, line 1: unknown column {unknown[0]!r}")
         rows, checked = [], set()
         for line in reader:
-            values = dict(zip(header, (text_of(v) for v in line)))
+            values = dict(zip(header, [text_of(v) for v in line] + [""] * (len(header) - len(line))))
             sheet = values.pop(SHEET_COLUMN, "").lower()
             if not any(values.values()) and not sheet:
                 continue

@@ -21,7 +21,7 @@ from django.db import DatabaseError, transaction
 from compliance.core.eccns import eccn_normalise, eccn_problem
 
 from ..countries import COUNTRY_CODES
-from ..declaration_sheets import LIST_SEPARATOR, SITE_QUALIFIER, SheetRow, sheet_rows_read
+from ..declaration_sheets import LIST_SEPARATOR, REQUIRED, SITE_QUALIFIER, SheetRow, sheet_rows_read
 from ..models import Cluster, License, Organization, Site, Transfer
 from .licences import licence_affected_cluster_ids
 
@@ -257,7 +257,9 @@ class _Importer:
         """Set the changed fields, validate the whole row like a form would, save (audited by signal)."""
         creating = instance.pk is None
         changes = {}
-        for name, new in values.items():
+        # A column the sheet leaves out keeps the stored value; a new row takes the defaults parsed for it.
+        given = {k: v for k, v in values.items() if creating or k in row.values or k in REQUIRED[row.sheet]}
+        for name, new in given.items():
             old = getattr(instance, name, None) if not creating else None
             if creating or _plain(old) != _plain(new):
                 changes[name] = [_plain(old), _plain(new)]

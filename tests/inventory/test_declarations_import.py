@@ -287,3 +287,23 @@ def test_the_command_imports_dry_runs_exports_and_fails_naming_rows(tmp_path, ca
     assert "sheet 'licences', row 7, column 'eccns': '9Z999.q' is not an ECCN" in capsys.readouterr().err
     with pytest.raises(CommandError, match="say --format csv or xlsx"):
         call_command("declarations", "import", str(bad))
+
+
+def test_a_sheet_that_leaves_out_a_column_keeps_the_stored_values():
+    run(sample("xlsx"), "xlsx")
+    book = Workbook()
+    orgs = book.active
+    orgs.title = "organizations"
+    orgs.append(["name", "headquarters_country"])
+    orgs.append(["Gamma Compute MY", "SG"])
+    licences = book.create_sheet("licences")
+    licences.append(["number", "holder", "destination_country", "eccns", "valid_from"])
+    licences.append(["D-1001", "Gamma Compute MY", "MY", "3A090.a; 4A090.a", date(2025, 1, 1)])
+    out = io.BytesIO()
+    book.save(out)
+    report = run(out.getvalue(), "xlsx")
+    assert [(o.sheet, o.action, o.changes) for o in report.outcomes] == [
+        ("organizations", "update", {"headquarters_country": ["MY", "SG"]}), ("licences", "unchanged", {})]
+    child = Organization.objects.get(name="Gamma Compute MY")
+    assert (child.kind, child.parent.name, child.aliases) == ("cloud_provider", "Gamma Holdings", [FORMULA])
+    assert License.objects.get().quantity == 512 and License.objects.get().sites.count() == 1
