@@ -144,13 +144,16 @@ class _Importer:
         placed: set[str] = set()
         ordered, pending = [], organizations
         while pending:
-            ready = [r for r in pending if r.values.get("parent", "") in placed
-                     or r.values.get("parent", "") not in names or r.values.get("parent") == r.values.get("name")]
+            ready, waiting = [], []
+            for r in pending:
+                parent = r.values.get("parent", "")
+                done = parent in placed or parent not in names or parent == r.values.get("name")
+                (ready if done else waiting).append(r)
             if not ready:  # a cycle inside the file: let the rows fail on their unknown parents
-                ready = pending
+                ready, waiting = waiting, []
             ordered += ready
             placed |= {r.values.get("name", "") for r in ready}
-            pending = [r for r in pending if r not in ready]
+            pending = waiting
         return ordered + rest
 
     # --- one handler per sheet -------------------------------------------------------------------------

@@ -5,6 +5,7 @@ Only officers and admins import, and only for organizations in their triage scop
 rows for any other family as unknown); a job is visible to its uploader alone.
 """
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, JsonResponse
@@ -19,16 +20,22 @@ from ..declaration_jobs import job_create, job_get, job_progress, job_update
 from ..tasks import declarations_job_run
 from .base import StaffRoleRequiredMixin
 
-MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 PREVIEW_ROWS = 1000  # rows listed on the page; the counts cover all of them
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8",
                  "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 
 class UploadForm(forms.Form):
-    file = forms.FileField(help_text="CSV or XLSX in the template's columns; at most 10 MB")
+    file = forms.FileField()
     format = forms.ChoiceField(choices=[("", "from the file name"), *((f, f.upper()) for f in FORMATS)],
                                required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Every request body is capped before any view reads it (config.limits); larger files take the command.
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        self.fields["file"].help_text = (f"CSV or XLSX in the template's columns; at most {limit // 1024} KiB "
+                                         "(larger files: manage.py declarations import)")
 
 
 class OfficerRequiredMixin(StaffRoleRequiredMixin):
@@ -53,9 +60,6 @@ class DeclarationUploadView(OfficerRequiredMixin, FormView):
 
     def form_valid(self, form):
         upload = form.cleaned_data["file"]
-        if upload.size > MAX_UPLOAD_BYTES:
-            form.add_error("file", f"{upload.size} bytes: at most {MAX_UPLOAD_BYTES} bytes")
-            return self.form_invalid(form)
         try:
             fmt = format_of(upload.name, form.cleaned_data["format"] or None)
         except SheetFormatError:
