@@ -9,4 +9,17 @@ app = Celery("chipwatch")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
+# Queues split by kind, so a fleet re-score or a re-screening never waits behind (or holds up) the
+# evaluation of fresh reports, and each kind gets its own workers (docs/scaling.md).  Opt-in: workers
+# must then be started with -Q naming these queues; unrouted tasks stay on the default queue.
+QUEUES_BY_KIND = {
+    "ingest-evaluate": ["compliance.tasks.evaluate_pending_hosts", "compliance.tasks.evaluate_host",
+                        "compliance.tasks.sweep_pending_evaluations",
+                        "compliance.location.tasks.evaluate_host_location"],
+    "fleet-rescore": ["compliance.tasks.rescore_fleet", "compliance.tasks.rescore_clusters"],
+    "screening": ["compliance.screening.tasks.screen_organization", "compliance.screening.tasks.rescreen_all"],
+}
+if os.environ.get("CHIPWATCH_SPLIT_QUEUES") == "1":
+    app.conf.task_routes = {task: {"queue": queue} for queue, tasks in QUEUES_BY_KIND.items() for task in tasks}
+
 from . import metrics  # noqa: E402,F401  (connects the task-latency signals in every worker)
