@@ -96,14 +96,29 @@ def naive_rollup(gpu_ids, start: datetime, end: datetime) -> None:
             bucket.save()
 
 
+def explain(start: datetime, end: datetime) -> None:
+    """The plan and per-node timings of the rollup's aggregate for [start, end)."""
+    from django.db import connection
+
+    from compliance.compute.selectors import accounting_rules
+    from compliance.compute.usage_sql import usage_query
+
+    sql, params = usage_query(start=start, end=end, rules=accounting_rules(), max_clock_ahead_seconds=3600)
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
+        print("\n".join(row[0] for row in cursor.fetchall()))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--gpus", type=int, default=8192)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--clusters", type=int, default=16)
     parser.add_argument("--naive-sample", type=int, default=16, help="GPUs the naive loop rolls up")
+    parser.add_argument("--database", default=DB_NAME, help="scratch database (dropped and re-created)")
+    parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of one day's aggregate")
     args = parser.parse_args()
-    database_url = scratch_database(DB_NAME)
+    database_url = scratch_database(args.database)
     os.environ["DATABASE_URL"] = database_url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
@@ -132,6 +147,8 @@ def main():
         cursor.fetchall()
     floor = time.perf_counter() - started
 
+    if args.explain:
+        explain(START, START + timedelta(days=1))
     timings = {}
     for label, chunk in (("default chunk", settings.CHIPWATCH_COMPUTE_ROLLUP_CHUNK_HOURS), ("one chunk", args.days * 24)):
         settings.CHIPWATCH_COMPUTE_ROLLUP_CHUNK_HOURS = chunk

@@ -105,6 +105,19 @@ def hourly_usage(*, start: datetime, end: datetime, rules: Rules, max_clock_ahea
     more than ``max_clock_ahead_seconds`` ahead fall outside the fetched range and are not
     counted (the telemetry_integrity detector flags such clocks).
     """
+    sql, params = usage_query(start=start, end=end, rules=rules, max_clock_ahead_seconds=max_clock_ahead_seconds,
+                              cluster_ids=cluster_ids, received_by=received_by, fabric_of=fabric_of)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return [UsageRow(cluster_id=row[0], fabric=row[1], start=datetime.fromtimestamp(float(row[2]), tz=timezone.utc),
+                     chip_name=row[3], pci_device_id=row[4], usage=_usage(row[5:])) for row in rows]
+
+
+def usage_query(*, start: datetime, end: datetime, rules: Rules, max_clock_ahead_seconds: float,
+                cluster_ids: list[int] | None = None, received_by: datetime | None = None,
+                fabric_of: dict[int, int] | None = None) -> tuple[str, list]:
+    """The SQL and parameters of hourly_usage (bench/compute_rollup.py explains it)."""
     if start.timestamp() % BUCKET_SECONDS or end.timestamp() % BUCKET_SECONDS:
         raise ValueError("start and end must be whole hours")
     vendor = connection.vendor
@@ -131,11 +144,7 @@ def hourly_usage(*, start: datetime, end: datetime, rules: Rules, max_clock_ahea
         gap=float(rules.max_gap_seconds), start=float(start.timestamp()), end=float(end.timestamp()),
         training=float(rules.training_utilization_pct) / 100 * BUCKET_SECONDS, fabric=fabric, fabric_join=fabric_join,
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    return [UsageRow(cluster_id=row[0], fabric=row[1], start=datetime.fromtimestamp(float(row[2]), tz=timezone.utc),
-                     chip_name=row[3], pci_device_id=row[4], usage=_usage(row[5:])) for row in rows]
+    return sql, params
 
 
 def _usage(values) -> Usage:
