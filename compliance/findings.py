@@ -55,21 +55,41 @@ def finding_raise(*, spec: FindingSpec) -> Finding:
                 cluster_id=spec.cluster_id, organization_id=spec.organization_id, dedup_key=spec.dedup_key,
                 title=spec.title[:300], evidence=evidence, citation=spec.citation[:300], first_seen=now, last_seen=now,
             )
-            FindingEvent.objects.create(finding=finding, at=now, to_status=finding.status, note="raised")
+            _event(finding, at=now, to_status=finding.status, note="raised")
             finding_notifications_queue(finding=finding)  # critical/high only; sent on commit
             return finding
         finding.last_seen = now
         finding.occurrences += 1
+        restated = _restatement(finding, severity=spec.severity, title=spec.title[:300])
         finding.severity = spec.severity
         finding.title = spec.title[:300]
         merged_ids = sorted(set(finding.evidence.get("observation_ids", [])) | set(evidence["observation_ids"]))
         finding.evidence = {"observation_ids": merged_ids[-100:], "figures": spec.figures}
         if finding.status == Finding.Status.RESOLVED:
-            FindingEvent.objects.create(finding=finding, at=now, from_status=finding.status,
-                                        to_status=Finding.Status.OPEN, note="condition seen again after resolution")
+            _event(finding, at=now, from_status=finding.status, to_status=Finding.Status.OPEN,
+                   note="condition seen again after resolution")
             finding.status = Finding.Status.OPEN
+        elif restated:
+            _event(finding, at=now, from_status=finding.status, to_status=finding.status, note=restated)
         finding.save()
         return finding
+
+
+def _event(finding: Finding, **fields) -> FindingEvent:
+    """A step in the finding's life, with what the finding asserts at that step (an audit as of then reads it)."""
+    return FindingEvent.objects.create(finding=finding, title=finding.title, severity=finding.severity,
+                                       observation_ids=finding.evidence.get("observation_ids", []), **fields)
+
+
+def _restatement(finding: Finding, *, severity: int, title: str) -> str:
+    """The note for a refresh that changes what the finding asserts ('' when it changes nothing)."""
+    changes = []
+    if severity != finding.severity:
+        label = dict(Finding.Severity.choices)
+        changes.append(f"severity {label.get(finding.severity, finding.severity)} → {label.get(severity, severity)}")
+    if title != finding.title:
+        changes.append(f"title {finding.title!r} → {title!r}")
+    return f"restated by the detector: {'; '.join(changes)}" if changes else ""
 
 
 def finding_triage(*, finding: Finding, actor, to_status: str, note: str, assignee=None) -> Finding:
@@ -81,8 +101,7 @@ def finding_triage(*, finding: Finding, actor, to_status: str, note: str, assign
         finding = Finding.objects.select_for_update().get(pk=finding.pk)
         if to_status not in TRANSITIONS.get(finding.status, set()):
             raise TriageError(f"cannot move a finding from {finding.status} to {to_status}")
-        FindingEvent.objects.create(finding=finding, at=timezone.now(), actor=actor, from_status=finding.status,
-                                    to_status=to_status, note=note)
+        _event(finding, at=timezone.now(), actor=actor, from_status=finding.status, to_status=to_status, note=note)
         finding.status = to_status
         if assignee is not None:
             finding.assignee = assignee
@@ -100,8 +119,8 @@ def finding_condition_ended(*, finding: Finding, evidence: str) -> Finding:
         finding = Finding.objects.select_for_update().get(pk=finding.pk)
         if finding.status not in OPEN_STATES:
             return finding
-        FindingEvent.objects.create(finding=finding, at=timezone.now(), from_status=finding.status,
-                                    to_status=Finding.Status.RESOLVED, note=f"condition no longer holds: {evidence}")
+        _event(finding, at=timezone.now(), from_status=finding.status, to_status=Finding.Status.RESOLVED,
+               note=f"condition no longer holds: {evidence}")
         finding.status = Finding.Status.RESOLVED
         finding.save(update_fields=["status"])
         return finding

@@ -107,6 +107,11 @@ class FindingEvent(models.Model):
     from_status = models.CharField(max_length=16, blank=True)
     to_status = models.CharField(max_length=16)
     note = models.TextField()
+    # What the finding asserted at this step: detectors refresh a finding's title, severity and evidence in
+    # place, so an audit as of a past date reads them from its last event by then, never from the finding.
+    title = models.CharField(max_length=300, blank=True)
+    severity = models.PositiveSmallIntegerField(choices=Finding.Severity.choices, null=True)
+    observation_ids = models.JSONField(default=list)
 
     class Meta:
         ordering = ["at", "id"]

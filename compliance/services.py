@@ -613,13 +613,19 @@ def cluster_audit_report(*, cluster: Cluster, as_of: date) -> dict:
                      transfers=site_transfers, confirmed_by=end,
                      models_by_uuid={g["uuid"]: g["catalog_model"] for g in inventory if g["catalog_model"]})]
     findings = []
-    for finding in Finding.objects.filter(cluster=cluster, first_seen__lte=end).order_by("id"):
+    raised = Finding.objects.filter(cluster=cluster, first_seen__lte=end).prefetch_related("events")
+    for finding in raised.order_by("id"):
         events = [e for e in finding.events.all() if e.at <= end]
+        # Detectors refresh a finding's title, severity and evidence in place: read what it asserted then.
+        then = next((e for e in reversed(events) if e.severity is not None), None)
         findings.append({
-            "id": finding.id, "kind": finding.kind, "severity": finding.get_severity_display(),
-            "title": finding.title, "citation": finding.citation, "first_seen": finding.first_seen.isoformat(),
+            "id": finding.id, "kind": finding.kind,
+            "severity": then.get_severity_display() if then else finding.get_severity_display(),
+            "title": then.title if then else finding.title, "citation": finding.citation,
+            "first_seen": finding.first_seen.isoformat(),
             "status": events[-1].to_status if events else Finding.Status.OPEN,
-            "evidence_observation_ids": [i for i in finding.evidence.get("observation_ids", [])],
+            "evidence_observation_ids": list(then.observation_ids if then else
+                                             finding.evidence.get("observation_ids", [])),
         })
     return {
         "cluster": {"id": cluster.id, "name": cluster.name, "site": cluster.site.name,
