@@ -17,6 +17,7 @@ from ...models import Finding, FindingEvent
 from .. import selectors
 from ..bulk_triage import BulkTriageForm, findings_bulk_triage
 from ..figures import figure_rows
+from ..finding_condition import finding_condition_now
 from ..forms import TriageForm
 from .base import OBSERVATION_SCOPE, FilteredListMixin, StaffRoleRequiredMixin
 
@@ -92,6 +93,7 @@ class FindingDetailView(StaffRoleRequiredMixin, ScopedQuerysetMixin, DetailView)
                         .select_related("host").defer("payload").order_by("-collected_at"))
         figures = evidence.get("figures", {})
         return super().get_context_data(
+            condition=finding_condition_now(finding=finding),
             evidence_observations=observations,
             figure_rows=figure_rows(figures),
             figures_json=json.dumps(figures, indent=2, sort_keys=True),
