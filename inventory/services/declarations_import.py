@@ -134,6 +134,8 @@ class _Importer:
                 progress(done, total)
         if progress is not None and not total:
             progress(0, 0)
+        order = list(REQUIRED)  # the template's sheet order
+        self.report.errors.sort(key=lambda e: (order.index(e.sheet), e.row))
 
     @staticmethod
     def _parents_first(rows: list[SheetRow]) -> list[SheetRow]:
@@ -228,6 +230,8 @@ class _Importer:
                   "valid_from": self._date(row, "valid_from", required=True),
                   "valid_until": self._date(row, "valid_until"),
                   "quantity": self._number(row, "quantity", int, 1, None)}
+        if values["valid_until"] and values["valid_until"] < values["valid_from"]:
+            raise _RowProblem("valid_until", "the licence cannot end before it starts")
         sites = [self._site(text, "sites") for text in self._list(row, "sites")]
         elsewhere = [site.name for site in sites if site.country != country]
         if elsewhere:
@@ -387,6 +391,7 @@ def _validation_messages(exc: ValidationError, row: SheetRow):
     if not hasattr(exc, "error_dict"):
         yield "", "; ".join(exc.messages)
         return
+    key_column = REQUIRED[row.sheet][0] if row.sheet != "sites" else "name"
     for name, errors in exc.message_dict.items():
-        column = name if name in row.values else ("name" if name == "__all__" and "name" in row.values else name)
+        column = name if name in row.values else (key_column if name == "__all__" else name)
         yield column, "; ".join(errors)
