@@ -74,14 +74,15 @@ def month_create(cursor, month: datetime) -> bool:
     """Attach the partition of ``month`` unless one covers it; False when it already existed.
 
     Rows of that month already in DEFAULT (a clock ahead of the calendar) are moved into the new
-    partition in the same transaction, DEFAULT locked against inserts meanwhile: PostgreSQL
-    refuses a new partition whose rows DEFAULT still holds.
+    partition in the same transaction, DEFAULT locked against inserts until it ends: PostgreSQL
+    refuses a new partition whose rows DEFAULT still holds.  Inserts into the months are not blocked.
     """
     end = add_months(month, 1)
+    # Locked before looking: two beat runs at once see each other's partition instead of colliding.
+    cursor.execute(f'LOCK TABLE "{DEFAULT}" IN EXCLUSIVE MODE')
     if any(p.start is not None and p.start < end and month < p.end for p in attached(cursor)):
         return False
     name = month_name(month)
-    cursor.execute(f'LOCK TABLE "{DEFAULT}" IN EXCLUSIVE MODE')
     cursor.execute(f'CREATE TABLE "{name}" (LIKE "{PARENT}" INCLUDING DEFAULTS INCLUDING CONSTRAINTS)')
     where = f'"{KEY}" >= %s AND "{KEY}" < %s'
     cursor.execute(f'INSERT INTO "{name}" SELECT * FROM "{DEFAULT}" WHERE {where}', [month, end])
