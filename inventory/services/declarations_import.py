@@ -97,8 +97,6 @@ def declarations_import(*, data: bytes, fmt: str, source_name: str, scope=None, 
 
                 ids = report.rescored_cluster_ids
                 transaction.on_commit(lambda: rescore_clusters.delay(ids))
-    if dry_run and not report.errors:
-        report.rescored_cluster_ids = sorted(importer.affected_cluster_ids)
     return report
 
 

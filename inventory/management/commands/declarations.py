@@ -64,5 +64,4 @@ class Command(BaseCommand):
         verb = "would import (dry run, nothing written)" if dry_run else "imported"
         self.stdout.write(f"{verb} {file}: {summary}")
         if report.rescored_cluster_ids:
-            self.stdout.write(f"clusters {'to re-score' if dry_run else 're-scored'}: "
-                              f"{', '.join(map(str, report.rescored_cluster_ids))}")
+            self.stdout.write(f"clusters re-scored: {', '.join(map(str, report.rescored_cluster_ids))}")
