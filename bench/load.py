@@ -1,6 +1,8 @@
-"""Sustained load: thousands of simulated agents against the production stack on loopback.
+"""Sustained load: thousands of simulated agents against the production stack on this machine.
 
-    .venv/bin/python bench/load.py [--agents 2000] [--duration 150] [--interval 60] [--workers 3]
+    .venv/bin/python bench/load.py --preset short      # 2,000 agents for 90 s: a couple of minutes in all
+    .venv/bin/python bench/load.py --preset full       # --agents 20000 --interval 60 --duration 600
+    .venv/bin/python bench/load.py [--agents N] [--duration S] [--interval S] [--workers W] [--nodes 2]
 
 Starts PostgreSQL's scratch database (the local server, BENCH_PG_ADMIN_URL), a private
 redis-server, gunicorn with config.production, a Celery worker and beat.  Each simulated agent
@@ -8,13 +10,20 @@ reports every --interval seconds (first report at a random offset) an 8-GPU HGX 
 built by the agent's own report builder: full the first time, then lean (identity hash), and in
 full again on a 428, as the real agent does; a 5xx or a connection error is retried with backoff.
 After --duration seconds no new reports are made; in-flight ones finish.  Prints reports/s,
-p50/p99 latency, errors by kind, the Celery queue depth over time (redis LLEN), and a
-reconciliation: every acknowledged report stored exactly once, and every host evaluated
-(needs_evaluation cleared, a ClusterScore for its cluster).
+p50/p99 latency, errors by kind, the evaluation backlog over time (hosts marked, redis LLEN), its
+maximum and the seconds it took to drain after the load ended, and a reconciliation: every
+acknowledged report stored exactly once, and every host evaluated (needs_evaluation cleared, a
+ClusterScore for its cluster).  The 1-minute load average is printed at start and end: on a shared
+box other work competes for the same cores.
+
+--nodes 2 runs each ingest node (gunicorn) in its own network namespace (tests/netns.py, as the
+multi-node test does), reaching PostgreSQL and Redis through forwarders on its veth address; each
+agent has a home node and fails over to the next; throughput is reported per node and combined.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import heapq
 import os
 import random
@@ -27,15 +36,22 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from multiprocessing import Pool
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._stack import ROOT, fleet_template, host_collection, percentile, scratch_database  # noqa: E402
+from bench._stack import ROOT, percentile, scratch_database  # noqa: E402
 from tests.faults.conftest import ThrowawayRedis  # noqa: E402
+from tests.integration.fleet import SimulatedAgent, deliver, enroll_fleet, post_report  # noqa: E402
 from tests.integration.servers import Gunicorn  # noqa: E402
 
 DB_NAME = "chipwatch_bench_load"
 CLUSTERS = 50
 GRACE_S = 60  # after --duration: in-flight reports may still finish (retries included)
+SAMPLE_EVERY_S = 2
+PRESETS = {  # a couple of minutes for anyone to repeat; issue 13's whole-stack target
+    "short": {"agents": 2000, "interval": 60, "duration": 90},
+    "full": {"agents": 20000, "interval": 60, "duration": 600},
+}
 
 
 # --- the simulated fleet (client processes) ---------------------------------------------------
@@ -43,68 +59,39 @@ GRACE_S = 60  # after --duration: in-flight reports may still finish (retries in
 def _client_process(args) -> dict:
     """One client process drives its share of agents with a thread pool; returns what it saw."""
     import requests
-    from chipwatch_agent import protocol
-    from chipwatch_agent.report import build_report, lean
-    from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-    url, agents, interval, stop_at, threads, seed = args
+    urls, enrolled, nodes, interval, stop_at, threads, seed = args
     rng = random.Random(seed)
-    template, identifiers = fleet_template("hgx-h100")
-    fleet = [{"id": agent_id, "key": load_pem_private_key(pem, None), "host": host, "sequence": 0, "lean": False,
-              "collection": host_collection(template, identifiers, host)} for agent_id, pem, host in agents]
+    fleet = SimulatedAgent.fleet(enrolled, nodes=nodes)
+    by_id = {agent.id: agent for agent in fleet}
     lock = threading.Lock()
-    latencies, outcomes, acknowledged, made = [], Counter(), [], [0]
+    latencies, outcomes, made, unacknowledged = [], Counter(), [0], [0]
     local = threading.local()
 
-    def post(agent, report) -> int:
+    def send(url, body):
         session = getattr(local, "session", None) or requests.Session()
         local.session = session
         started = time.perf_counter()
-        try:
-            response = session.post(url + "/api/v1/reports", data=protocol.canonical_json(report), timeout=30,
-                                    headers={"Content-Type": "application/json", protocol.AGENT_ID_HEADER: agent["id"],
-                                             protocol.SIGNATURE_HEADER: protocol.sign(agent["key"], report)})
-            status = response.status_code
-            ok = status in (200, 201) and response.json().get("status") in ("stored", "duplicate")
-        except (requests.RequestException, ValueError) as exc:
-            status, ok = type(exc).__name__, False
+        status = post_report(session, url, by_id[body["agent_id"]], body)
         with lock:
             latencies.append(time.perf_counter() - started)
-            outcomes[status if not ok else "acknowledged"] += 1
-        return 200 if ok else (status if isinstance(status, int) else 0)
-
-    def one_report(agent) -> None:
-        """Build, send and resend one report until acknowledged or the grace period ends."""
-        agent["sequence"] += 1
-        report = build_report(agent["collection"], agent_id=agent["id"], sequence=agent["sequence"], backend="fake")
-        with lock:
-            made[0] += 1
-        delay = 0.5
-        while time.time() < stop_at + GRACE_S:
-            status = post(agent, lean(report) if agent["lean"] else report)
-            if status == 428:  # the server does not know the identity: the same report in full, at once
-                agent["lean"] = False
-                continue
-            if status == 200:
-                agent["lean"] = True
-                with lock:
-                    acknowledged.append(report["report_id"])
-                return
-            if status in (400, 401, 403, 409, 413):
-                return  # refused for good (none expected): counted in outcomes
-            time.sleep(rng.uniform(0, delay))
-            delay = min(delay * 2, 8)
-
-    due = [(time.time() + rng.uniform(0, interval), n) for n in range(len(fleet))]
-    heapq.heapify(due)
-    wake = threading.Condition()
+            outcomes["acknowledged" if status == 200 else status] += 1
+        return status
 
     def run_and_reschedule(n: int) -> None:
-        one_report(fleet[n])
+        agent = fleet[n]
+        with lock:
+            made[0] += 1
+        if not deliver(agent, agent.next_report(), urls, send=send, until=stop_at + GRACE_S, rng=rng):
+            with lock:
+                unacknowledged[0] += 1
         with wake:
             heapq.heappush(due, (time.time() + interval, n))
             wake.notify()
 
+    due = [(time.time() + rng.uniform(0, interval), n) for n in range(len(fleet))]
+    heapq.heapify(due)
+    wake = threading.Condition()
     with ThreadPoolExecutor(threads) as pool:
         while time.time() < stop_at:
             with wake:
@@ -116,15 +103,17 @@ def _client_process(args) -> dict:
                     break
                 _, n = heapq.heappop(due)
             pool.submit(run_and_reschedule, n)
-    return {"latencies": latencies, "outcomes": outcomes, "acknowledged": acknowledged, "made": made[0]}
+    acknowledged = [(report_id, url) for agent in fleet for report_id, url in agent.acknowledged_by.items()]
+    return {"latencies": latencies, "outcomes": outcomes, "acknowledged": acknowledged, "made": made[0],
+            "unacknowledged": unacknowledged[0]}
 
 
 # --- the stack ----------------------------------------------------------------------------------
 
-def production_env(redis_url: str) -> dict:
-    """config.production without the TLS redirect (plain HTTP on loopback), fake NVML accepted."""
+def production_env(redis_url: str, allowed_hosts: str = "127.0.0.1,localhost") -> dict:
+    """config.production without the TLS redirect (plain HTTP), fake NVML accepted."""
     return {"DJANGO_SETTINGS_MODULE": "config.production", "SECRET_KEY": secrets.token_urlsafe(48),
-            "SECURE_SSL_REDIRECT": "0", "ALLOWED_HOSTS": "127.0.0.1,localhost", "CHIPWATCH_ACCEPT_SYNTHETIC": "1",
+            "SECURE_SSL_REDIRECT": "0", "ALLOWED_HOSTS": allowed_hosts, "CHIPWATCH_ACCEPT_SYNTHETIC": "1",
             "REDIS_URL": redis_url, "CELERY_BROKER_URL": redis_url}
 
 
@@ -134,37 +123,39 @@ def celery(kind: str, database_url: str, env: dict, *extra: str) -> subprocess.P
                             stdout=subprocess.DEVNULL)
 
 
-def enroll_fleet(count: int) -> list[tuple[str, bytes, int]]:
-    """Organizations, sites and CLUSTERS clusters; `count` agents enrolled through the service."""
-    from chipwatch_agent import protocol
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    from inventory.services.enrollment import agent_enroll, enrollment_secret_create
-    from inventory.models import Cluster, Organization, Site
-
-    operator = Organization.objects.create(name="Bench Cloud", country_of_incorporation="SG",
-                                           headquarters_country="SG", kind="cloud_provider")
-    site = Site.objects.create(name="BENCH-1", organization=operator, country="SG", city="Singapore")
-    secrets_by_cluster = [enrollment_secret_create(
-        label=f"bench-{n}", cluster=Cluster.objects.create(name=f"bench-{n:02d}", site=site, operator=operator,
-                                                           declared_purpose="training"))[1]
-        for n in range(CLUSTERS)]
-    fleet = []
-    for n in range(count):
-        key = Ed25519PrivateKey.generate()
-        agent = agent_enroll(secret=secrets_by_cluster[n % CLUSTERS], public_key=protocol.public_key_b64(key),
-                                      hostname=f"hgx-{n:05d}", machine_id=f"{n:032x}")
-        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
-        fleet.append((str(agent.id), pem, n))
-    return fleet
+def _rehost(url: str, host: str, port: int) -> str:
+    parts = urlsplit(url)
+    userinfo = parts.netloc.rpartition("@")[0]
+    return urlunsplit(parts._replace(netloc=(userinfo + "@" if userinfo else "") + f"{host}:{port}"))
 
 
-def sample_queue(redis_url: str, stop: threading.Event, samples: list, started: float) -> None:
-    """Every 5 s: (seconds, LLEN of the Celery queue, hosts still marked needs_evaluation).  Queued tasks
-    for one host coalesce (the first clears the mark, the rest return at once): the marked hosts are the
-    real backlog."""
+def ingest_nodes(stack: contextlib.ExitStack, *, count: int, database_url: str, redis_url: str,
+                 workers: int) -> list[Gunicorn]:
+    """`count` gunicorn nodes: on loopback for one, each in its own network namespace for more."""
+    if count == 1:
+        return [Gunicorn(database_url, workers=workers, env=production_env(redis_url), boot_timeout=300)]
+    from tests.netns import forwarded, namespaces, netns_unavailable
+
+    why = netns_unavailable()
+    if why:
+        sys.exit(f"--nodes {count} needs network namespaces (ip netns as root): {why}")
+    make_namespace = stack.enter_context(namespaces())
+    pg, redis_ = urlsplit(database_url), urlsplit(redis_url)
+    nodes = []
+    for _ in range(count):
+        namespace = make_namespace()
+        pg_port = stack.enter_context(forwarded(namespace.outside_ip, (pg.hostname, pg.port or 5432)))
+        redis_port = stack.enter_context(forwarded(namespace.outside_ip, (redis_.hostname, redis_.port)))
+        node_redis = _rehost(redis_url, namespace.outside_ip, redis_port)
+        nodes.append(Gunicorn(_rehost(database_url, namespace.outside_ip, pg_port), workers=workers,
+                              host=namespace.inside_ip, launcher=namespace.launcher, boot_timeout=300,
+                              env=production_env(node_redis, allowed_hosts=namespace.inside_ip)))
+    return nodes
+
+
+def sample_backlog(redis_url: str, stop: threading.Event, samples: list, started: float) -> None:
+    """Every SAMPLE_EVERY_S: (seconds, LLEN of the Celery queue, hosts still marked needs_evaluation).
+    The marked hosts are the real backlog: queued requests coalesce (one batch takes every marked host)."""
     import redis
     from django.db import connection
 
@@ -174,7 +165,7 @@ def sample_queue(redis_url: str, stop: threading.Event, samples: list, started: 
             cursor.execute("SELECT count(*) FROM inventory_host WHERE needs_evaluation IS NOT NULL")
             pending = cursor.fetchone()[0]
         samples.append((time.time() - started, client.llen("celery"), pending))
-        stop.wait(5)
+        stop.wait(SAMPLE_EVERY_S)
     connection.close()
 
 
@@ -201,90 +192,122 @@ def reconcile(acknowledged: list[str], agent_ids: list[str]) -> dict:
             "agents": len(agent_ids), "hosts_not_evaluated": unevaluated, "gpus_unclassified": unclassified}
 
 
+def backlog_summary(samples: list, load_seconds: float, settle_seconds: float, settled: bool) -> list[str]:
+    """Maximum backlog (and when), and how long after the load ended the marks took to reach 0."""
+    if not samples:
+        return ["no backlog samples"]
+    peak_t, _, peak = max(samples, key=lambda sample: sample[2])
+    lines = [f"evaluation backlog: max {peak} hosts marked at {peak_t:.0f} s; at the end of the load "
+             f"{min(samples, key=lambda sample: abs(sample[0] - load_seconds))[2]} hosts"]
+    lines.append(f"drained {settle_seconds:.0f} s after the load ended" if settled
+                 else f"NOT drained within --settle ({settle_seconds:.0f} s after the load ended)")
+    return lines
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--preset", choices=sorted(PRESETS), help="sets --agents/--interval/--duration")
     parser.add_argument("--agents", type=int, default=2000)
     parser.add_argument("--duration", type=float, default=150, help="seconds of load (new reports)")
     parser.add_argument("--interval", type=float, default=60, help="seconds between one agent's reports")
-    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers")
+    parser.add_argument("--nodes", type=int, default=1, help="ingest nodes; >1: each in a network namespace")
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers per node")
     parser.add_argument("--celery-concurrency", type=int, default=2)
     parser.add_argument("--client-processes", type=int, default=2)
     parser.add_argument("--client-threads", type=int, default=24, help="per client process")
     parser.add_argument("--settle", type=float, default=900, help="max seconds to wait for evaluations after load")
     args = parser.parse_args()
+    if args.preset:
+        for name, value in PRESETS[args.preset].items():
+            setattr(args, name, value)
 
+    load_at_start = os.getloadavg()
     database_url = scratch_database(DB_NAME)
     os.environ.update(DATABASE_URL=database_url, DJANGO_SETTINGS_MODULE="config.settings")
     import django
 
     django.setup()
     redis_server = ThrowawayRedis()
-    env = production_env(redis_server.url)
-    processes = []
-    server = Gunicorn(database_url, workers=args.workers, env=env)
-    try:
-        redis_server.start()
-        t0 = time.perf_counter()
-        fleet = enroll_fleet(args.agents)
-        print(f"enrolled {len(fleet)} agents in {CLUSTERS} clusters in {time.perf_counter() - t0:.1f} s", flush=True)
-        server.start()
-        processes += [celery("worker", database_url, env, "-c", str(args.celery_concurrency)),
-                      celery("beat", database_url, env)]
-        samples, sampling = [], threading.Event()
-        started = time.time()
-        stop_at = started + args.duration
-        sampler = threading.Thread(target=sample_queue, args=(redis_server.url, sampling, samples, started),
-                                   daemon=True)
-        sampler.start()
-        shares = [fleet[n::args.client_processes] for n in range(args.client_processes)]
-        with Pool(args.client_processes) as pool:
-            parts = pool.map(_client_process, [(server.url, share, args.interval, stop_at, args.client_threads, n)
-                                               for n, share in enumerate(shares)])
-        load_seconds = time.time() - started
-        from inventory.models import Host
+    processes, nodes = [], []
+    with contextlib.ExitStack() as stack:
+        try:
+            redis_server.start()
+            env = production_env(redis_server.url)
+            t0 = time.perf_counter()
+            enrolled = enroll_fleet(args.agents, clusters=CLUSTERS, through_service=False)
+            print(f"enrolled {len(enrolled)} agents in {CLUSTERS} clusters in {time.perf_counter() - t0:.1f} s",
+                  flush=True)
+            nodes += ingest_nodes(stack, count=args.nodes, database_url=database_url, redis_url=redis_server.url,
+                                 workers=args.workers)
+            with ThreadPoolExecutor(len(nodes)) as pool:
+                list(pool.map(Gunicorn.start, nodes))
+            urls = [node.url for node in nodes]
+            processes += [celery("worker", database_url, env, "-c", str(args.celery_concurrency)),
+                          celery("beat", database_url, env)]
+            samples, sampling = [], threading.Event()
+            started = time.time()
+            stop_at = started + args.duration
+            sampler = threading.Thread(target=sample_backlog, args=(redis_server.url, sampling, samples, started),
+                                       daemon=True)
+            sampler.start()
+            shares = [enrolled[n::args.client_processes] for n in range(args.client_processes)]
+            with Pool(args.client_processes) as pool:
+                parts = pool.map(_client_process, [(urls, share, len(urls), args.interval, stop_at,
+                                                    args.client_threads, n) for n, share in enumerate(shares)])
+            load_seconds = time.time() - started
+            from inventory.models import Host
 
-        settle_started = time.time()
-        while time.time() - settle_started < args.settle:
-            if not Host.objects.filter(needs_evaluation__isnull=False).exists() and samples and samples[-1][1] == 0:
-                break
-            time.sleep(2)
-        settle_seconds = time.time() - settle_started
-        sampling.set()
-        sampler.join(10)
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        server.stop()
-        redis_server.kill()
+            settle_started = time.time()
+            settled = False
+            while time.time() - settle_started < args.settle:
+                if not Host.objects.filter(needs_evaluation__isnull=False).exists():
+                    settled = True
+                    break
+                time.sleep(1)
+            settle_seconds = time.time() - settle_started
+            time.sleep(SAMPLE_EVERY_S)
+            sampling.set()
+            sampler.join(10)
+        finally:
+            for process in processes:
+                process.terminate()
+            for process in processes:
+                try:
+                    process.wait(30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+            for node in nodes:
+                node.kill()
+            redis_server.kill()
+    load_at_end = os.getloadavg()
 
     latencies = sorted(lat for part in parts for lat in part["latencies"])
     outcomes = sum((part["outcomes"] for part in parts), Counter())
-    acknowledged = [report_id for part in parts for report_id in part["acknowledged"]]
+    acknowledged = [report_id for part in parts for report_id, _ in part["acknowledged"]]
+    per_node = Counter(url for part in parts for _, url in part["acknowledged"])
     made = sum(part["made"] for part in parts)
     attempts = sum(outcomes.values())
-    result = reconcile(acknowledged, [agent_id for agent_id, _, _ in fleet])
-    print(f"agents={args.agents} interval={args.interval:.0f}s duration={args.duration:.0f}s gunicorn workers="
-          f"{args.workers} celery concurrency={args.celery_concurrency} clients={args.client_processes}x"
-          f"{args.client_threads} threads; cores={os.cpu_count()}")
+    result = reconcile(acknowledged, [agent_id for agent_id, _, _ in enrolled])
+    print(f"agents={args.agents} interval={args.interval:.0f}s duration={args.duration:.0f}s nodes={args.nodes} "
+          f"gunicorn workers={args.workers}/node celery concurrency={args.celery_concurrency} "
+          f"clients={args.client_processes}x{args.client_threads} threads; cores={os.cpu_count()}")
+    print("load average (1/5/15 min) at start " + "/".join(f"{x:.2f}" for x in load_at_start)
+          + ", at end " + "/".join(f"{x:.2f}" for x in load_at_end))
     print(f"reports made {made}, acknowledged {len(acknowledged)} in {load_seconds:.1f} s = "
-          f"{len(acknowledged) / load_seconds:.1f} reports/s (offered {args.agents / args.interval:.1f}/s)")
+          f"{len(acknowledged) / load_seconds:.1f} reports/s (offered {args.agents / args.interval:.1f}/s); "
+          f"given up unacknowledged {sum(part['unacknowledged'] for part in parts)}")
+    if len(urls) > 1:
+        print("per node: " + ", ".join(f"{url} {n} ({n / load_seconds:.1f}/s)" for url, n in sorted(per_node.items()))
+              + f"; combined {sum(per_node.values()) / load_seconds:.1f}/s")
     print(f"HTTP attempts {attempts}: latency p50 {percentile(latencies, 0.5) * 1000:.1f} ms, "
           f"p99 {percentile(latencies, 0.99) * 1000:.1f} ms, max {latencies[-1] * 1000:.0f} ms")
     errors = {k: v for k, v in outcomes.items() if k != "acknowledged"}
     print("outcomes: " + ", ".join(f"{k} {v} ({v / attempts:.2%})" for k, v in outcomes.most_common())
           + ("" if errors else "  (no errors)"))
-    print("every 5 s, seconds:LLEN celery/hosts awaiting evaluation: "
+    print(f"every {SAMPLE_EVERY_S} s, seconds:LLEN celery/hosts awaiting evaluation: "
           + " ".join(f"{t:.0f}s:{n}/{p}" for t, n, p in samples))
-    after = [(t, p) for t, _, p in samples if t >= load_seconds]
-    if len(after) >= 2 and after[0][1] > after[-1][1]:
-        print(f"evaluation drain after the load: {(after[0][1] - after[-1][1]) / (after[-1][0] - after[0][0]):.2f} "
-              f"hosts/s ({after[0][1]} -> {after[-1][1]} in {after[-1][0] - after[0][0]:.0f} s)")
-    print(f"settle phase: {settle_seconds:.0f} s after the load ended (limit --settle {args.settle:.0f})")
+    for line in backlog_summary(samples, load_seconds, settle_seconds, settled):
+        print(line)
     print("reconciliation: " + ", ".join(f"{k}={v}" for k, v in result.items()))
     ok = (result["stored_twice"] == 0 and result["acknowledged_missing"] == 0 and result["hosts_not_evaluated"] == 0
           and result["acknowledged_twice"] == 0)

@@ -13,32 +13,48 @@ ACKNOWLEDGED = 200
 REFUSED_FOR_GOOD = (400, 401, 403, 409, 413)
 
 
-def enroll_fleet(count: int, *, clusters: int) -> list[tuple[str, bytes, int]]:
-    """An operator, a site and `clusters` clusters; `count` agents enrolled through the service.
-    Returns (agent id, private key PEM, host number) per agent: plain data, so it crosses processes."""
+def enroll_fleet(count: int, *, clusters: int, through_service: bool = True) -> list[tuple[str, bytes, int]]:
+    """An operator, a site and `clusters` clusters; `count` agents, each on a host of its own.
+    Returns (agent id, private key PEM, host number) per agent: plain data, so it crosses processes.
+
+    Through the service (`agent_enroll`), in one transaction with a savepoint each; otherwise the rows
+    it writes for a first enrollment (host in the secret's cluster, live key, a use of the secret), in
+    bulk: what bench/load.py measures is reporting, and 20,000 enrollments one by one would take
+    longer than the load they set up on a busy box."""
     from chipwatch_agent import protocol
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from django.db import transaction
+    from django.db.models import F
 
-    from inventory.models import Cluster, Organization, Site
+    from inventory.models import Agent, Cluster, EnrollmentSecret, Host, Organization, Site
     from inventory.services.enrollment import agent_enroll, enrollment_secret_create
 
-    operator = Organization.objects.create(name="Bench Cloud", country_of_incorporation="SG",
-                                           headquarters_country="SG", kind="cloud_provider")
-    site = Site.objects.create(name="BENCH-1", organization=operator, country="SG", city="Singapore")
-    secrets_by_cluster = [enrollment_secret_create(
-        label=f"bench-{n}", cluster=Cluster.objects.create(name=f"bench-{n:02d}", site=site, operator=operator,
-                                                           declared_purpose="training"))[1]
-        for n in range(clusters)]
-    fleet = []
-    for n in range(count):
-        key = Ed25519PrivateKey.generate()
-        agent = agent_enroll(secret=secrets_by_cluster[n % clusters], public_key=protocol.public_key_b64(key),
-                             hostname=f"hgx-{n:05d}", machine_id=f"{n:032x}")
-        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
-        fleet.append((str(agent.id), pem, n))
-    return fleet
+    keys = [Ed25519PrivateKey.generate() for _ in range(count)]
+    with transaction.atomic():
+        operator = Organization.objects.create(name="Bench Cloud", country_of_incorporation="SG",
+                                               headquarters_country="SG", kind="cloud_provider")
+        site = Site.objects.create(name="BENCH-1", organization=operator, country="SG", city="Singapore")
+        enrollments = [enrollment_secret_create(
+            label=f"bench-{n}", cluster=Cluster.objects.create(name=f"bench-{n:02d}", site=site, operator=operator,
+                                                               declared_purpose="training"))
+            for n in range(clusters)]
+        if through_service:
+            agents = [agent_enroll(secret=enrollments[n % clusters][1], public_key=protocol.public_key_b64(key),
+                                   hostname=f"hgx-{n:05d}", machine_id=f"{n:032x}") for n, key in enumerate(keys)]
+        else:
+            hosts = Host.objects.bulk_create(
+                [Host(hostname=f"hgx-{n:05d}", machine_id=f"{n:032x}",
+                      cluster_id=enrollments[n % clusters][0].cluster_id) for n in range(count)], batch_size=2000)
+            agents = Agent.objects.bulk_create(
+                [Agent(host=host, public_key=protocol.public_key_b64(key),
+                       enrollment_secret=enrollments[n % clusters][0])
+                 for n, (host, key) in enumerate(zip(hosts, keys))], batch_size=2000)
+            for n, (secret, _) in enumerate(enrollments):
+                EnrollmentSecret.objects.filter(pk=secret.pk).update(uses=F("uses") + len(range(n, count, clusters)))
+    return [(str(agent.id), key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                              serialization.NoEncryption()), n)
+            for n, (agent, key) in enumerate(zip(agents, keys))]
 
 
 @dataclass
