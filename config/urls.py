@@ -10,6 +10,7 @@ from . import metrics, views
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("metrics", metrics.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("", include("compliance.web.urls")),

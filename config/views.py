@@ -1,11 +1,17 @@
 from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import redirect
+from django.templatetags.static import static
 
 
 def home(request):
     """The officer's start page: the dashboard (which asks anonymous visitors to log in)."""
     return redirect("web:dashboard")
+
+
+def favicon(request):
+    """Browsers ask every page's origin for /favicon.ico (admin, Swagger and ReDoc pages too): not a 404."""
+    return redirect(static("web/favicon.svg"), permanent=True)
 
 
 def healthz(request):

@@ -30,6 +30,13 @@ def _text(value) -> str:
     return str(value)
 
 
+def _cell(value) -> str:
+    """A sub-table cell: plain values of a list joined as a row's are (not a Python list's repr)."""
+    if isinstance(value, list) and not any(isinstance(item, dict | list) for item in value):
+        return "; ".join(_text(item) for item in value)
+    return str(value) if isinstance(value, dict | list) else _text(value)
+
+
 def _label(key) -> str:
     return str(key).replace("_", " ")
 
@@ -54,7 +61,6 @@ def _row(key, value, depth: int) -> FigureRow:
         if all(isinstance(item, dict) for item in value):
             columns = list(dict.fromkeys(k for item in value for k in item))
             return FigureRow(label=label, columns=[_label(c) for c in columns],
-                             table=[[_text(item.get(c)) if not isinstance(item.get(c), dict | list)
-                                     else str(item.get(c)) for c in columns] for item in value])
+                             table=[[_cell(item.get(c)) for c in columns] for item in value])
         return FigureRow(label=label, text="; ".join(_text(item) for item in value))
     return FigureRow(label=label, text=_text(value))

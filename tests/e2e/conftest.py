@@ -126,14 +126,29 @@ def embedded_service(tmp_path_factory):
     assert not leftovers, f"agent processes outlived `manage.py demo`: {leftovers}"
 
 
+SERVER_LOG_FAILURE = re.compile(r'"(?P<request>[A-Z]+ \S+) HTTP/[\d.]+" (?P<status>404|5\d\d) ')
+
+
 @dataclass
 class RequestAudit:
-    """Every request a page makes: any to another origin, any answered 404 or 5xx, is a defect."""
+    """Every request a page makes: any to another origin, any answered 404 or 5xx, is a defect.  Where the
+    server's log is at hand, its access lines count too: they include what the browser does not report to
+    Playwright (its /favicon.ico requests) and what the service's own agents were answered meanwhile."""
 
     origin: str
-    off_origin: list = field(default_factory=list)
+    server_log: Path | None = None
     failed: list = field(default_factory=list)
     seen: int = 0
+    _off_origin: dict = field(default_factory=dict)
+    _answered: set = field(default_factory=set)
+    _log_offset: int = 0
+
+    def __post_init__(self):
+        self._log_offset = self.server_log.stat().st_size if self.server_log else 0
+
+    @property
+    def off_origin(self) -> list:
+        return list(self._off_origin.values())
 
     def on_request(self, request):
         self.seen += 1
@@ -141,28 +156,38 @@ class RequestAudit:
         if parts.scheme in ("data", "blob", "about"):
             return
         if f"{parts.scheme}://{parts.netloc}" != self.origin:
-            self.off_origin.append(f"{request.method} {request.url} (from {request.frame.url})")
-
-    answered: set = field(default_factory=set)
+            self._off_origin[request] = f"{request.method} {request.url} (from {request.frame.url})"
 
     def on_response(self, response):
-        self.answered.add(response.request)
+        self._answered.add(response.request)
         if response.status == 404 or response.status >= 500:
             self.failed.append(f"{response.status} {response.request.method} {response.url}")
 
     def on_request_failed(self, request):
+        if request.failure == "csp":  # refused by the page's Content-Security-Policy: it never left the browser
+            self._off_origin.pop(request, None)
         # Off-origin requests are reported above, not twice; an answered navigation that became a download
         # is "aborted" as a navigation, its answer already judged.
-        if request.url.startswith(self.origin) and request not in self.answered:
+        elif request.url.startswith(self.origin) and request not in self._answered:
             self.failed.append(f"failed ({request.failure}) {request.method} {request.url}")
 
+    def server_failures(self) -> list:
+        if self.server_log is None:
+            return []
+        with self.server_log.open("rb") as log:
+            log.seek(self._log_offset)
+            text = log.read().decode(errors="replace")
+        return [f"{match['status']} {match['request']}" for match in SERVER_LOG_FAILURE.finditer(text)]
+
     def assert_clean(self, where: str):
-        problems = [f"off-origin: {item}" for item in self.off_origin] + [f"answered: {item}" for item in self.failed]
+        problems = ([f"off-origin: {item}" for item in self.off_origin] +
+                    [f"answered: {item}" for item in self.failed] +
+                    [f"server answered: {item}" for item in self.server_failures()])
         assert not problems, f"{where}: " + "; ".join(problems)
 
 
 @contextmanager
-def _chromium_page(origin: str):
+def _chromium_page(origin: str, server_log: Path | None = None):
     """(page, audit): a headless Chromium page with every request of its context recorded."""
     from playwright.sync_api import sync_playwright
 
@@ -171,7 +196,7 @@ def _chromium_page(origin: str):
         context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
         page = context.new_page()
         page.set_default_timeout(15_000)
-        audit = RequestAudit(origin=origin)
+        audit = RequestAudit(origin=origin, server_log=server_log)
         context.on("request", audit.on_request)
         context.on("response", audit.on_response)
         context.on("requestfailed", audit.on_request_failed)
@@ -209,7 +234,8 @@ def service_page(embedded_service, monkeypatch):
     """(page, audit) on the embedded service; the audit is checked once more when the test ends."""
     monkeypatch.setenv("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
     ARTIFACTS.mkdir(exist_ok=True)
-    with _chromium_page(embedded_service.url) as (page, audit):
+    with _chromium_page(embedded_service.url, embedded_service.log) as (page, audit):
+        page.set_default_timeout(30_000)  # a subprocess server beside its own agent fleet on a shared CI runner
         yield page, audit
         audit.assert_clean("at the end of the journey")
 
