@@ -114,9 +114,9 @@ def test_two_ingest_nodes_and_two_workers_in_namespaces(machines, celery_worker_
     nodes, workers = [], []
     for _ in range(2):
         database_url, broker_url, namespace = machines()
+        node_env = dict(env, REDIS_URL=broker_url, CELERY_BROKER_URL=broker_url, ALLOWED_HOSTS=namespace.inside_ip)
         nodes.append(Gunicorn(database_url, workers=2, host=namespace.inside_ip, launcher=namespace.launcher,
-                              boot_timeout=90, env=dict(env, REDIS_URL=broker_url, CELERY_BROKER_URL=broker_url,
-                                       ALLOWED_HOSTS=namespace.inside_ip)))
+                              boot_timeout=90, env=node_env))
     for n in range(2):  # parked on a queue of their own until the backlog of phase 1 is in place
         database_url, broker_url, namespace = machines()
         workers.append(WorkerProcess(database_url, broker_url, f"{queue}-parked", launcher=namespace.launcher,
