@@ -2,15 +2,23 @@
 next to a raw psycopg COPY of the same rows, in the same run.
 
     .venv/bin/python bench/ingest.py [--hosts 250] [--reports-per-host 8] [--workers 3] [--clients 16]
+                                     [--batch 8] [--gthread 4] [--database NAME]
 
-Two phases: every report with its full identity section (a fleet restarting), then the steady
-state where identity is sent as its hash (lean reports).  Prints reports/s, p50/p99 latency and
-the ingest/COPY ratio last.  Needs PostgreSQL on 127.0.0.1:5432 (BENCH_PG_ADMIN_URL to change).
+Phases on the same server and database, one after the other: every report with its full
+identity section (a fleet restarting); the steady state where identity is sent as its hash
+(lean reports) one POST each; the same lean reports as agents draining a spool after an outage
+(POST /api/v1/reports/batch, `--batch` reports a request); with `--gthread N`, the lean
+single-POST phase again under gunicorn's gthread worker (N threads per worker); with
+`--before REF`, the lean single-POST phase served by the code of an earlier commit.  Prints
+reports/s, p50/p99 request latency and each phase against a COPY of the rows it wrote.  Needs
+PostgreSQL on 127.0.0.1:5432 (BENCH_PG_ADMIN_URL to change).
 """
 from __future__ import annotations
 
 import argparse
 import http.client
+import itertools
+import json
 import os
 import sys
 import time
@@ -42,36 +50,52 @@ def fleet_reports(agent_ids: list[str], keys: list, per_host: int, *, full: bool
     return fleet
 
 
+def _post(port: int, path: str, body: bytes, headers: dict) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("POST", path, body=body, headers={"Content-Type": "application/json", **headers})
+    response = conn.getresponse()
+    data = response.read()
+    conn.close()
+    return response.status, data
+
+
 def _send_host(args):
-    port, agent_id, bodies = args
+    """One host's reports in order: one POST each, or `batch` per POST to the batch endpoint.
+    Returns the latency of each report (a batch's latency counts for each report in it)."""
+    port, agent_id, bodies, batch = args
     latencies, failures = [], 0
-    for body, signature in bodies:
+    for start in range(0, len(bodies), batch):
+        chunk = bodies[start:start + batch]
         started = time.perf_counter()
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        conn.request("POST", "/api/v1/reports", body=body, headers={
-            "Content-Type": "application/json", "X-Chipwatch-Agent": agent_id, "X-Chipwatch-Signature": signature})
-        response = conn.getresponse()
-        response.read()
-        conn.close()
-        latencies.append(time.perf_counter() - started)
-        failures += response.status not in (200, 201)
+        if batch == 1:
+            (body, signature), = chunk
+            status, _ = _post(port, "/api/v1/reports", body, {"X-Chipwatch-Agent": agent_id,
+                                                              "X-Chipwatch-Signature": signature})
+            failures += status not in (200, 201)
+        else:
+            entries = b",".join(b'{"report":%s,"signature":"%s"}' % (body, signature.encode()) for body, signature in chunk)
+            status, data = _post(port, "/api/v1/reports/batch", b'{"reports":[%s]}' % entries,
+                                 {"X-Chipwatch-Agent": agent_id})
+            answers = json.loads(data)["results"] if status == 200 else []
+            failures += len(chunk) - sum(answer["http_status"] in (200, 201) for answer in answers)
+        latencies.extend([time.perf_counter() - started] * len(chunk))
     return latencies, failures
 
 
 def _client_process(args):
-    port, hosts, threads = args
+    port, hosts, threads, batch = args
     with ThreadPoolExecutor(threads) as pool:
-        results = list(pool.map(_send_host, [(port, agent_id, bodies) for agent_id, bodies in hosts]))
+        results = list(pool.map(_send_host, [(port, agent_id, bodies, batch) for agent_id, bodies in hosts]))
     return [lat for lats, _ in results for lat in lats], sum(f for _, f in results)
 
 
-def post_all(base: str, fleet, clients: int) -> dict:
+def post_all(base: str, fleet, clients: int, batch: int = 1) -> dict:
     """Each host's reports in order on one thread; hosts spread over 2 client processes."""
     port = int(base.rsplit(":", 1)[1])
     halves = [fleet[0::2], fleet[1::2]]
     started = time.perf_counter()
     with Pool(2) as pool:
-        parts = pool.map(_client_process, [(port, half, max(1, clients // 2)) for half in halves])
+        parts = pool.map(_client_process, [(port, half, max(1, clients // 2), batch) for half in halves])
     elapsed = time.perf_counter() - started
     latencies = sorted(lat for lats, _ in parts for lat in lats)
     return {"reports": len(latencies), "failures": sum(f for _, f in parts), "seconds": elapsed,
@@ -113,6 +137,18 @@ def copy_rate(database_url: str, observation_ids: list[int]) -> dict:
     return {"reports": len(obs), "seconds": elapsed, "rate": len(obs) / elapsed}
 
 
+def before_tree(ref: str) -> str:
+    """The repository at `ref` in a temporary directory, for gunicorn --chdir (same database schema)."""
+    import subprocess
+    import tempfile
+
+    directory = tempfile.mkdtemp(prefix="chipwatch-before-")
+    archive = subprocess.run(["git", "archive", ref], cwd=Path(__file__).resolve().parent.parent,
+                             check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", directory], input=archive, check=True)
+    return directory
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--hosts", type=int, default=250)
@@ -120,6 +156,11 @@ def main():
     parser.add_argument("--workers", type=int, default=3, help="gunicorn workers")
     parser.add_argument("--clients", type=int, default=16, help="concurrent client threads")
     parser.add_argument("--database", default=DB_NAME, help="scratch database to drop, create and fill")
+    parser.add_argument("--batch", type=int, default=8, help="reports per POST /api/v1/reports/batch (0: skip)")
+    parser.add_argument("--gthread", type=int, default=0, metavar="THREADS",
+                        help="also run the lean phase under the gthread worker with this many threads (0: skip)")
+    parser.add_argument("--before", metavar="GIT_REF",
+                        help="also serve the lean phase with the code of this commit (git archive to a temp dir)")
     args = parser.parse_args()
 
     database_url = scratch_database(args.database)
@@ -140,27 +181,38 @@ def main():
                                            hostname=f"hgx-{n:05d}", machine_id=f"{n:032x}").id)
                  for n, k in enumerate(keys)]
     per = args.reports_per_host
-    phases = [("full identity", fleet_reports(agent_ids, keys, per, full=True, first_sequence=0)),
-              ("lean (identity hash)", fleet_reports(agent_ids, keys, per, full=False, first_sequence=per))]
+    # (name, reports, reports per request, gunicorn worker arguments); sequences continue phase to phase.
+    plan = [("full identity", True, 1, ""), ("lean (identity hash)", False, 1, "")]
+    if args.batch > 1:
+        plan.append((f"lean, batch of {args.batch}", False, args.batch, ""))
+    if args.before:
+        plan.insert(2, (f"lean, code of {args.before}", False, 1, f"--chdir {before_tree(args.before)}"))
+    if args.gthread:
+        plan.append((f"lean, gthread x{args.gthread}", False, 1, f"--worker-class gthread --threads {args.gthread}"))
+    phases = [(name, fleet_reports(agent_ids, keys, per, full=full, first_sequence=n * per), batch, worker)
+              for n, (name, full, batch, worker) in enumerate(plan)]
     # No broker: evaluation would run inside the request.  Point Celery at a Redis database
     # that no worker reads, so ingest is measured alone; it is flushed afterwards.
     redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
     results = []
-    with gunicorn(database_url, workers=args.workers,
-                  env={"REDIS_URL": redis_url, "CHIPWATCH_ACCEPT_SYNTHETIC": "1"}) as base:
-        for name, fleet in phases:
-            before = set(Observation.objects.values_list("id", flat=True))
-            http_result = post_all(base, fleet, args.clients)
-            new_ids = sorted(set(Observation.objects.values_list("id", flat=True)) - before)
-            copy_result = copy_rate(database_url, new_ids)
-            results.append((name, http_result, copy_result))
+    # In plan order (sequences continue phase to phase), one server per run of phases with the same arguments.
+    for worker, group in itertools.groupby(phases, key=lambda phase: phase[3]):
+        env = {"REDIS_URL": redis_url, "CHIPWATCH_ACCEPT_SYNTHETIC": "1", "GUNICORN_CMD_ARGS": worker}
+        with gunicorn(database_url, workers=args.workers, env=env) as base:
+            for name, fleet, batch, _ in group:
+                before = set(Observation.objects.values_list("id", flat=True))
+                http_result = post_all(base, fleet, args.clients, batch)
+                new_ids = sorted(set(Observation.objects.values_list("id", flat=True)) - before)
+                copy_result = copy_rate(database_url, new_ids)
+                results.append((name, http_result, copy_result))
     import redis
 
     redis.Redis.from_url(redis_url).flushdb()
     stored = Observation.objects.count()
-    expected = args.hosts * per * 2
-    body_sizes = {name: len(fleet[0][1][0][0]) for name, fleet in phases}
-    print(f"hosts={args.hosts} reports/host/phase={per} gunicorn workers={args.workers} clients={args.clients}")
+    expected = args.hosts * per * len(phases)
+    body_sizes = {name: len(fleet[0][1][0][0]) for name, fleet, *_ in phases}
+    print(f"hosts={args.hosts} reports/host/phase={per} gunicorn workers={args.workers} clients={args.clients} "
+          f"load average before/after: {LOAD_BEFORE} / {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     for name, h, c in results:
         print(f"[{name}] body {body_sizes[name]} B: HTTP ingest {h['reports']} reports in {h['seconds']:.2f} s = "
               f"{h['rate']:.0f} reports/s, p50 {h['p50_ms']:.1f} ms, p99 {h['p99_ms']:.1f} ms, "
@@ -169,6 +221,8 @@ def main():
     for name, h, c in results:
         print(f"ratio [{name}] ingest/COPY = {h['rate'] / c['rate']:.1%}")
 
+
+LOAD_BEFORE = " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 if __name__ == "__main__":
     main()

@@ -2,6 +2,7 @@
 the evaluation it triggers is enqueued on commit."""
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import uuid
@@ -143,6 +144,21 @@ def report_batch_ingest(*, agent_id: str, body: bytes,
     """
     received_at = received_at or timezone.now()
     entries = _batch_entries(_json_loads(body))
+    try:
+        return _batch_store(entries, agent_id=agent_id, received_at=received_at, savepoints=False)
+    except _NeedsSavepoints:  # a report failed half-written: all again, each in a savepoint
+        return _batch_store(entries, agent_id=agent_id, received_at=received_at, savepoints=True)
+
+
+class _NeedsSavepoints(Exception):
+    """A report of a batch stored without savepoints failed after writing (DataError, IntegrityError)."""
+
+
+def _batch_store(entries: list[dict], *, agent_id: str, received_at: datetime,
+                 savepoints: bool) -> list[IngestResult | IngestError]:
+    """One transaction for the batch.  Every refusal is decided before a report writes anything,
+    so without savepoints (two round trips per report saved) a refused report leaves nothing
+    either; only a database refusal mid-write needs them, and then the batch is redone."""
     results: list[IngestResult | IngestError] = []
     with transaction.atomic():
         for entry in entries:
@@ -157,7 +173,7 @@ def report_batch_ingest(*, agent_id: str, body: bytes,
                     raise IngestError(413, "too_large",
                                       f"report is {size} bytes; limit {settings.CHIPWATCH_MAX_REPORT_BYTES}")
                 results.append(_report_store(report, agent_id=agent_id, signature=entry["signature"], size=size,
-                                             received_at=received_at))
+                                             received_at=received_at, savepoint=savepoints))
             except UnicodeEncodeError:
                 results.append(IngestError(400, "malformed_json", "a string holds a lone UTF-16 surrogate escape"))
             except IngestError as error:
@@ -191,8 +207,10 @@ def _batch_entries(batch) -> list[dict]:
     return entries
 
 
-def _report_store(report: dict, *, agent_id: str, signature: str, size: int, received_at: datetime) -> IngestResult:
-    """Authenticate and store one validated report (in the caller's transaction when there is one)."""
+def _report_store(report: dict, *, agent_id: str, signature: str, size: int, received_at: datetime,
+                  savepoint: bool = True) -> IngestResult:
+    """Authenticate and store one validated report: in a transaction of its own, a savepoint of the
+    caller's, or (savepoint=False, a batch) directly in the caller's transaction."""
     try:
         canonical = protocol.canonical_json(report)
     except UnicodeEncodeError:  # JSON may escape a lone surrogate ("\ud800"); it is no Unicode text
@@ -200,23 +218,29 @@ def _report_store(report: dict, *, agent_id: str, signature: str, size: int, rec
     sha = protocol.sha256_hex(canonical)
     try:
         try:
-            return _ingest_verified(report, sha, canonical, agent_id, signature, received_at, size)
+            return _ingest_verified(report, sha, canonical, agent_id, signature, received_at, size, savepoint)
         except _Duplicate as duplicate:
             return IngestResult("duplicate", duplicate.observation_id, report["report_id"], http_status=200)
-        except IntegrityError:
-            # A concurrent report inserted a unique row this one inserts too (e.g. the same new GPU UUID).
-            raise IngestError(409, "report_conflict", "a different report with this report_id is already stored",
-                              record=True)
-        except DataError as exc:
-            # PostgreSQL refuses what the schema admits: an integer beyond its column (a 2^53 temperature in a
-            # smallint) or a NUL character.  The same report would fail again: 400, not a retryable 503.
-            raise IngestError(400, "unstorable_value", f"a reported value cannot be stored: "
-                              f"{str(exc).splitlines()[0][:200]}", record=True)
+        except (IntegrityError, DataError) as exc:
+            if not savepoint:  # the caller's transaction is aborted: it redoes the batch with savepoints
+                raise _NeedsSavepoints from None
+            raise _database_refusal(exc) from None
     except IngestError as error:
         if error.record:
             agent = Agent.objects.filter(pk=_as_uuid(agent_id)).first() if _as_uuid(agent_id) else None
             _rejection(agent=agent, claimed_agent_id=agent_id, report=report, error=error, sha=sha)
         raise
+
+
+def _database_refusal(exc: IntegrityError | DataError) -> IngestError:
+    if isinstance(exc, IntegrityError):
+        # A concurrent report inserted a unique row this one inserts too (e.g. the same new GPU UUID).
+        return IngestError(409, "report_conflict", "a different report with this report_id is already stored",
+                           record=True)
+    # PostgreSQL refuses what the schema admits: an integer beyond its column (a 2^53 temperature in a
+    # smallint) or a NUL character.  The same report would fail again: 400, not a retryable 503.
+    return IngestError(400, "unstorable_value", f"a reported value cannot be stored: "
+                       f"{str(exc).splitlines()[0][:200]}", record=True)
 
 
 def _as_uuid(value: str):
@@ -227,13 +251,13 @@ def _as_uuid(value: str):
 
 
 def _ingest_verified(report: dict, sha: str, canonical: bytes, agent_id: str, signature: str,
-                     received_at: datetime, size: int) -> IngestResult:
+                     received_at: datetime, size: int, savepoint: bool) -> IngestResult:
     if report["agent_id"] != agent_id:
         raise IngestError(401, "agent_mismatch", "the report's agent_id differs from the authenticating agent",
                           record=True)
     if _as_uuid(agent_id) is None:
         raise IngestError(401, "unknown_agent", f"no enrolled agent {agent_id!r}", record=True)
-    with transaction.atomic():
+    with transaction.atomic() if savepoint else contextlib.nullcontext():
         # Locking the agent row serialises its reports, so sequence checks cannot race.  It is read
         # again for every report (no cache): a revocation holds from the next report on.
         agent = Agent.objects.select_for_update(of=("self",)).select_related("host").filter(pk=agent_id).first()

@@ -9,6 +9,7 @@ decided by inventory.services.ingest; nothing here checks anything.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 
 from django.db import connection
 
@@ -22,12 +23,22 @@ def _column(model, name: str) -> str:
     return connection.ops.quote_name(model._meta.get_field(name).column)
 
 
+@lru_cache(maxsize=64)
+def _statement(kind: str, model, names: tuple[str, ...], rows: int, vendor: str) -> str:
+    """The SQL text of one write, built once per shape (vendor: quoting differs between backends)."""
+    table, columns = connection.ops.quote_name(model._meta.db_table), [_column(model, name) for name in names]
+    if kind == "update":
+        assignments = ", ".join(f"{column} = %s" for column in columns)
+        return f"UPDATE {table} SET {assignments} WHERE {_column(model, 'id')} = %s"
+    row = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([row] * rows)}"
+    if kind == "insert_returning":
+        sql += f" ON CONFLICT ({_column(model, 'report_id')}) DO NOTHING RETURNING {_column(model, 'id')}"
+    return sql
+
+
 def _prepared(model, name: str, value):
     return model._meta.get_field(name).get_db_prep_save(value, connection)
-
-
-def _table(model) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
 
 
 def observation_insert(*, report: dict, payload: bytes, sha: str, agent_id, host_id: int, collected_at: datetime,
@@ -51,12 +62,9 @@ def observation_insert(*, report: dict, payload: bytes, sha: str, agent_id, host
         "signature_status": Observation.Signature.VALID,
         "provenance": Observation._meta.get_field("provenance").default,
     }
-    columns = ", ".join(_column(Observation, name) for name in values)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {_table(Observation)} ({columns}) VALUES ({', '.join(['%s'] * len(values))})"
-            f" ON CONFLICT ({_column(Observation, 'report_id')}) DO NOTHING RETURNING {_column(Observation, 'id')}",
-            list(values.values()))
+        cursor.execute(_statement("insert_returning", Observation, tuple(values), 1, connection.vendor),
+                       list(values.values()))
         row = cursor.fetchone()
     return row[0] if row else None
 
@@ -65,18 +73,16 @@ def samples_insert(*, samples: list[tuple], observation_id: int, host_id: int, c
     """All telemetry rows of the report in one multi-row INSERT; `samples` in SAMPLE_COLUMNS order."""
     if not samples:
         return
-    columns = ", ".join(_column(GpuSample, name) for name in ("observation", "host", "collected_at", *SAMPLE_COLUMNS))
-    row = "(" + ", ".join(["%s"] * (3 + len(SAMPLE_COLUMNS))) + ")"
+    sql = _statement("insert", GpuSample, ("observation", "host", "collected_at", *SAMPLE_COLUMNS), len(samples),
+                     connection.vendor)
     fixed = (observation_id, host_id, _prepared(GpuSample, "collected_at", collected_at))
     with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {_table(GpuSample)} ({columns}) VALUES {', '.join([row] * len(samples))}",
-                       [value for sample in samples for value in (*fixed, *sample)])
+        cursor.execute(sql, [value for sample in samples for value in (*fixed, *sample)])
 
 
 def _update(model, pk, values: dict) -> None:
-    assignments = ", ".join(f"{_column(model, name)} = %s" for name in values)
     with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {_table(model)} SET {assignments} WHERE {_column(model, 'id')} = %s",
+        cursor.execute(_statement("update", model, tuple(values), 1, connection.vendor),
                        [_prepared(model, name, value) for name, value in values.items()] + [_prepared(model, "id", pk)])
 
 
