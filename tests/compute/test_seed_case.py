@@ -47,7 +47,8 @@ def generate_history(real_hosts: list[Host], cluster) -> None:
     gpu_fields = [f.attname for f in Gpu._meta.concrete_fields if not f.primary_key]
     Gpu.objects.bulk_create(
         Gpu(**{**{name: getattr(g, name) for name in gpu_fields}, "host_id": h.id,
-               "uuid": f"GPU-{h.id:08d}-{g.index:04d}-4000-8000-000000000000", "serial": f"{h.id:09d}{g.index}"})
+               "uuid": f"GPU-{h.id:08d}-{g.index:04d}-4000-8000-000000000000", "serial": f"{h.id:09d}{g.index}",
+               "fabric_cluster_uuid": f"{h.id:032x}"})  # each HGX host its own NVLink fabric, as reported
         for h in hosts for g in template_gpus)
     first_bulk_hour = {h.id: 3 for h in real_hosts}  # the real hosts posted hours 0, 1 and 2
     bulk.hourly_history(
