@@ -179,6 +179,10 @@ def observations_pending_attestation(*, older_than_seconds: float, within: timed
                 .order_by("id").values_list("id", flat=True)[:1000])
 
 
+# What the fake NVML profiles answer in CC mode (agents/tools/make_profiles.py): a placeholder, not a GPU signature.
+STAND_IN_EVIDENCE = b"FAKE-SPDM-MEASUREMENTS"
+
+
 def _record(observation: Observation, gpu: Gpu, entry: dict, rims: list, now: datetime) -> AttestationRecord:
     nonce_value = str(entry.get("nonce", ""))
     check = _nonce_check(observation, nonce_value)
@@ -186,6 +190,11 @@ def _record(observation: Observation, gpu: Gpu, entry: dict, rims: list, now: da
     verification = verify_evidence(report=report, cert_chain=chain, now=now, expected_nonce=_nonce_bytes(nonce_value),
                                    rims=rims)
     reasons = ([check.problem] if check.problem else []) + verification.reasons
+    # A simulated host's placeholder cannot verify and proves nothing either way: recorded as such, no finding.
+    # Production refuses synthetic reports outright (CHIPWATCH_ACCEPT_SYNTHETIC), so only demos and tests get here.
+    stand_in = bool(observation.payload.get("synthetic")) and report.startswith(STAND_IN_EVIDENCE)
+    if stand_in:
+        reasons = ["synthetic_stand_in: the fake NVML backend's placeholder evidence, not signed by a GPU"] + reasons
     verified = check.issued and verification.verified
     cross = {}
     if verified:
@@ -204,7 +213,8 @@ def _record(observation: Observation, gpu: Gpu, entry: dict, rims: list, now: da
     if check.row is not None and check.issued and check.row.consumed_at is None:
         check.row.consumed_at, check.row.consumed_by = now, observation
         check.row.save(update_fields=["consumed_at", "consumed_by"])
-    _findings(record, gpu, observation)
+    if not stand_in:
+        _findings(record, gpu, observation)
     return record
 
 

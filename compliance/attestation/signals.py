@@ -1,18 +1,17 @@
 """A stored report that carries attestation evidence is verified after its transaction commits.
 
-Observation rows are append-only and created once by ingest, so `created` is the only case; the task is
-idempotent (one verification per report)."""
+Ingest announces every stored report once (inventory.signals.report_stored); the task is idempotent (one
+verification per report), and the sweeper covers a lost enqueue."""
 from django.db import transaction
-from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from inventory.models import Observation
+from inventory.signals import report_stored
 
 
-@receiver(post_save, sender=Observation, dispatch_uid="attestation_evidence_on_commit")
-def _evidence_stored(sender, instance: Observation, created: bool, **kwargs) -> None:
-    if created and instance.payload.get("attestation"):
-        observation_id = instance.id
+@receiver(report_stored, sender=Observation, dispatch_uid="attestation_evidence_on_commit")
+def _evidence_stored(sender, observation_id: int, report: dict, **kwargs) -> None:
+    if report.get("attestation"):
         transaction.on_commit(lambda: _enqueue(observation_id))
 
 

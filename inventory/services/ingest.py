@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from ..models import Agent, Gpu, Host, IngestRejection, NvLink, Observation
+from ..signals import report_stored
 from .agent_limits import BUDGET_FIELDS, budget_spend, sequence_check
 from .errors import IngestError
 from . import report_rows as rows
@@ -292,6 +293,7 @@ def _ingest_verified(report: dict, sha: str, canonical: bytes, agent_id: str, si
             _refuse_if_stored(report, sha)
             raise IngestError(409, "report_conflict", "a different report with this report_id is already stored",
                               record=True)
+        report_stored.send(sender=Observation, observation_id=observation_id, report=report)
         if identity is not None:
             gpu_ids = _identity_apply(host, identity["gpus"], observation_id, received_at)
         else:
