@@ -13,10 +13,12 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.db.models import Max
 from django.urls import reverse
 
 from ..api.compute import ComputeQuerySerializer
 from ..compute import selectors
+from ..compute.models import ComputeBucket
 from . import charts
 
 WIDTH, LEFT, RIGHT, TOP, BOTTOM = 1000, 64, 150, 10, 200
@@ -127,6 +129,8 @@ def compute_panel(*, cluster_id: int, params) -> dict:
         query.is_valid(raise_exception=True)
     period = query.validated_data
     document = selectors.cluster_compute(cluster_id=cluster_id, start=period["start"], end=period["end"])
-    return {"doc": document, "error": error, "start": period["start"].date(), "end": period["end"].date(),
+    # The panel reads the rollup, not raw samples: say how fresh it is, so an empty panel is not read as "idle".
+    rolled_up_at = ComputeBucket.objects.filter(cluster_id=cluster_id).aggregate(at=Max("computed_at"))["at"]
+    return {"doc": document, "error": error, "rolled_up_at": rolled_up_at, "start": period["start"].date(), "end": period["end"].date(),
             "gpu_hours_chart": gpu_hours_chart(document) if document["weeks"] else None,
             "timeline": ops_timeline(document)}

@@ -143,6 +143,17 @@ def test_cluster_page_compute_panel(trained, auditors, client):
     assert "//cdn" not in html and "https://" not in html.split('id="compute"')[1].split("</section>")[0]
     bad = client.get(f"/clusters/{trained.pk}/?compute_start=someday").content.decode()
     assert 'id="compute-error"' in bad
+    assert "last rolled up for this cluster" in html  # the panel says how fresh the rollup it reads is
+
+
+def test_cluster_page_says_when_nothing_was_rolled_up_yet(trained, auditors, client):
+    from compliance.compute.models import ComputeBucket, FabricComputeBucket
+
+    FabricComputeBucket.objects.filter(cluster=trained).delete()
+    ComputeBucket.objects.filter(cluster=trained).delete()
+    client.force_login(auditors["own"])
+    html = client.get(f"/clusters/{trained.pk}/").content.decode()
+    assert "not rolled up for this cluster yet" in html
 
 
 def test_cluster_page_of_another_tenant_is_404(trained, auditors, client):
