@@ -29,14 +29,19 @@ class _SqlTimer:
 
     def __init__(self):
         self.statements, self.seconds = 0, 0.0
+        self.by_statement: dict[str, list] = {}
 
     def __call__(self, execute, sql, params, many, context):
         started = time.perf_counter()
         try:
             return execute(sql, params, many, context)
         finally:
-            self.seconds += time.perf_counter() - started
+            elapsed = time.perf_counter() - started
+            self.seconds += elapsed
             self.statements += 1
+            entry = self.by_statement.setdefault(" ".join(sql.split()[:4])[:70], [0, 0.0])
+            entry[0] += 1
+            entry[1] += elapsed
 
 
 def main():
@@ -94,6 +99,8 @@ def main():
     print(f"{n} lean reports in one process without the profiler: {plain:.2f} s = {n / plain:.0f} reports/s, "
           f"{timer.statements / n:.1f} SQL statements/report, {timer.seconds / plain:.0%} of wall time waiting on "
           f"PostgreSQL ({timer.seconds / n * 1000:.2f} ms/report)")
+    for statement, (count, seconds) in sorted(timer.by_statement.items(), key=lambda item: -item[1][1]):
+        print(f"  {seconds / n * 1000:6.2f} ms/report  {count / n:4.1f}x  {statement}")
     for order in ("tottime", "cumulative"):
         out = io.StringIO()
         pstats.Stats(profile, stream=out).sort_stats(order).print_stats(args.top)

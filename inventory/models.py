@@ -179,7 +179,10 @@ class Gpu(models.Model):
     uuid_status = models.CharField(max_length=16, choices=UuidStatus.choices, default=UuidStatus.REPORTED)
     reported_uuid = models.CharField(max_length=256, blank=True,
                                      help_text="The UUID the host reported, when another host holds it")
-    host = models.ForeignKey(Host, null=True, blank=True, on_delete=models.SET_NULL, related_name="gpus")
+    # Indexed by Meta's (host, index), which serves every lookup by host: a second index on host
+    # alone was one more index write for each GPU of every report.
+    host = models.ForeignKey(Host, null=True, blank=True, on_delete=models.SET_NULL, related_name="gpus",
+                             db_index=False)
     index = models.PositiveSmallIntegerField(null=True, blank=True)
     name = models.CharField(max_length=128, blank=True, help_text="As NVML reports it")
     serial = models.CharField(max_length=64, blank=True, db_index=True)
@@ -205,7 +208,10 @@ class Gpu(models.Model):
     fabric_clique_id = models.BigIntegerField(null=True, blank=True)
     identity = models.JSONField(default=dict, help_text="The GPU's identity section exactly as last reported")
     first_seen = models.DateTimeField()
-    last_seen = models.DateTimeField(db_index=True)
+    # Not indexed: every report sets it on each of its host's GPUs, and with no index on the column
+    # PostgreSQL updates the row in place (HOT) instead of writing every index of the table again.
+    # Nothing looks GPUs up by last_seen alone; the detectors filter by host first.
+    last_seen = models.DateTimeField()
     last_observation = models.ForeignKey(
         "Observation", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -213,7 +219,12 @@ class Gpu(models.Model):
 
     class Meta:
         ordering = ["uuid"]
-        indexes = [models.Index(fields=["host", "index"])]
+        indexes = [
+            models.Index(fields=["host", "index"]),
+            # duplicate_identity's fleet-wide look for stand-in rows, which last_seen's index served.
+            models.Index(fields=["reported_uuid"], condition=Q(uuid_status="held_elsewhere"),
+                         name="gpu_held_elsewhere_idx"),
+        ]
 
     def __str__(self):
         return f"{self.name or 'GPU'} {self.uuid}"
@@ -316,8 +327,10 @@ class Observation(AppendOnlyModel):
         MISSING = "missing"
 
     report_id = models.UUIDField(unique=True)
-    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="observations")
-    host = models.ForeignKey(Host, on_delete=models.PROTECT, related_name="observations")
+    # Indexed by Meta's (host, collected_at) and (agent, sequence), which serve every lookup by
+    # either: no single-column copies for each stored report to maintain.
+    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="observations", db_index=False)
+    host = models.ForeignKey(Host, on_delete=models.PROTECT, related_name="observations", db_index=False)
     sequence = models.BigIntegerField()
     collected_at = models.DateTimeField()
     received_at = models.DateTimeField()
