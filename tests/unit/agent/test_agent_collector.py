@@ -1,4 +1,5 @@
-"""Every collector path against the fake NVML, including each error class of nvml.md §7."""
+"""Every collector path against the fake NVML, including each error class pynvml raises (NVMLError_<Name> for
+the NVML_ERROR_* codes of nvmlReturn_t, NVIDIA NVML API Reference)."""
 from __future__ import annotations
 
 import pynvml

@@ -18,9 +18,9 @@ from compliance.core.catalog import (
     parse_pci_id,
 )
 
-# TPP and performance density as printed in shared/reference/export-controls.md §4
-# (None where the reference gives no figure).  The reference rounds to 2-4 significant
-# digits and marks several figures "~", so computed values must agree within 1 % relative:
+# TPP and performance density as published for each chip by the sources compliance/core/data/chips.yaml tags
+# (vendor datasheets, trade press, export-control trackers; None where none gives a figure).  They round to 2-4
+# significant digits and mark several figures "~", so computed values must agree within 1 % relative:
 # e.g. H100 computes 15,831.2 (1,978.9 x 8) against the published 15,832, L2's PD 5.24 vs "~5.2".
 TOLERANCE = 0.01
 PUBLISHED = {
