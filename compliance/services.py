@@ -195,7 +195,8 @@ def _model_verdict(key: str, as_of: date, country: str, headquarters: str, ultim
 def _with_parties(licence: dict, parties: tuple[PartyDetermination, ...]) -> dict:
     """A model's licence determination with the parties' listings folded in: a listed party
     requires a licence for all items subject to the EAR under its entry's review policy; a party
-    whose listing is undetermined (the Affiliates rule) leaves a "not required" undetermined."""
+    whose listing is undetermined (the Affiliates rule, an entry narrower than all items) leaves a
+    "not required" undetermined."""
     if not parties:
         return licence
     out = {**licence, "reasons": [*licence["reasons"], *(r for p in parties for r in p.reasons)],
@@ -209,8 +210,8 @@ def _with_parties(licence: dict, parties: tuple[PartyDetermination, ...]) -> dic
                    headline=f"licence required for all items subject to the EAR (Entity List; {policy})")
     elif licence["license_required"] is False and any(p.license_required is None for p in parties):
         out.update(license_required=None, review_policy=None, license_exception=None,
-                   headline="undetermined: a party's listing (Affiliates rule) is undetermined",
-                   missing=[*licence.get("missing", []), "whether a party's listed owner makes it listed"])
+                   headline="undetermined: what a party's listing requires is undetermined (see reasons)",
+                   missing=[*licence.get("missing", []), "whether a party's listing reaches the item"])
     return out
 
 
@@ -235,10 +236,11 @@ def party_determinations(*, parties_of: dict, as_of: date, confirmed_by=None) ->
             verdicts[hit_id] = verdict
         listed = listed.filter(pk__in=[h for h, v in verdicts.items() if v == Adjudication.Verdict.CONFIRMED])
     hits = defaultdict(list)
-    for org_id, name, alt_names, notice, since in listed.values_list(
+    for org_id, name, alt_names, notice, since, requirement, policy in listed.values_list(
             "organization_id", "entry__name", "entry__alt_names", "entry__federal_register_notice",
-            "entry__start_date"):
-        hits[org_id].append((name, tuple(alt_names or ()), notice, since))
+            "entry__start_date", "entry__license_requirement", "entry__license_policy"):
+        hits[org_id].append(dict(entry_names=(name, *(alt_names or ())), federal_register_notice=notice,
+                                 listed_since=since, list_requirement=requirement, list_policy=policy))
     if not hits:
         return {}
     parent_of = dict(Organization.objects.values_list("id", "parent_id"))
@@ -247,15 +249,12 @@ def party_determinations(*, parties_of: dict, as_of: date, confirmed_by=None) ->
     for key, party_ids in parties_of.items():
         found = []
         for party in sorted(party_ids):
-            for name, alt_names, notice, since in hits.get(party, ()):
-                found.append(listed_party_determination(party=names[party], entry_names=(name, *alt_names),
-                                                        as_of=as_of, listed_since=since,
-                                                        federal_register_notice=notice))
+            for entry in hits.get(party, ()):
+                found.append(listed_party_determination(party=names[party], as_of=as_of, **entry))
             ancestor, seen = parent_of.get(party), {party}
             while ancestor is not None and ancestor not in seen:
-                for name, alt_names, notice, since in hits.get(ancestor, ()):
-                    owner = listed_party_determination(party=names[ancestor], entry_names=(name, *alt_names),
-                                                       as_of=as_of, listed_since=since, federal_register_notice=notice)
+                for entry in hits.get(ancestor, ()):
+                    owner = listed_party_determination(party=names[ancestor], as_of=as_of, **entry)
                     if owner.license_required:
                         found.append(affiliate_determination(party=f"organization {party}", owner=owner,
                                                              owner_name=names[ancestor], ownership_share=None,

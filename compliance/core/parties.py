@@ -11,8 +11,9 @@ parties.  It is modelled like AI Diffusion in ``regimes``: dated facts plus a sw
 and effective 2025-09-29, suspended 2025-11-10 for one year; after 2026-11-09 its state is not
 on record, so the answer is undetermined unless the caller says whether it applies.
 
-The terms of the entries chipwatch knows, the footnotes and the rule's dates are in
-``data/parties.yaml``, each row with its source and confidence.
+An entry's own "license requirement" and "license policy" columns, as the imported screening list
+publishes them, decide where present; the terms of the entries chipwatch knows, the footnotes and
+the rule's dates are in ``data/parties.yaml``, each row with its source and confidence.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from pathlib import Path
 import yaml
 
 from .catalog import normalize_name
-from .destinations import POLICY_ORDER
+from .destinations import (CASE_BY_CASE, POLICY_OF_DENIAL, POLICY_ORDER, PRESUMPTION_OF_APPROVAL,
+                           PRESUMPTION_OF_DENIAL)
 
 PARTIES_PATH = Path(__file__).parent / "data" / "parties.yaml"
 CONFIDENCE = ("confirmed", "secondary", "unconfirmed")
@@ -167,10 +169,13 @@ class PartyDetermination:
 
 def listed_party_determination(*, party: str, entry_names: Iterable[str], as_of: date,
                                listed_since: date | None = None, federal_register_notice: str = "",
+                               list_requirement: str = "", list_policy: str = "",
                                data: PartyData | None = None) -> PartyDetermination:
     """A party confirmed to be the Entity List entry known by ``entry_names``: licence required for
-    all items subject to the EAR, under that entry's review policy (or, for an entry whose terms
-    are not on record, the usual scope, said to be unconfirmed)."""
+    all items subject to the EAR, under that entry's review policy.  ``list_requirement`` and
+    ``list_policy`` are the entry's own columns as the imported screening list publishes them; they
+    decide where present, the terms in ``parties.yaml`` (and its footnotes) fill in the rest, and
+    an entry known by neither still requires a licence, its policy said to be not on record."""
     data = data or default_parties()
     names = tuple(entry_names)
     if listed_since is not None and as_of < listed_since:
@@ -179,6 +184,8 @@ def listed_party_determination(*, party: str, entry_names: Iterable[str], as_of:
     terms = data.terms(names)
     footnotes = tuple(data.footnotes[n] for n in (terms.footnotes if terms else ())
                       if data.footnotes[n].effective <= as_of)
+    if list_requirement or list_policy:
+        return _as_published(party, names[0], list_requirement, list_policy, terms, footnotes)
     if terms is None:
         notice = f"; see {federal_register_notice}" if federal_register_notice else ""
         return PartyDetermination(
@@ -189,11 +196,68 @@ def listed_party_determination(*, party: str, entry_names: Iterable[str], as_of:
              f"(unconfirmed: {data.default_entry.source}{notice})",))
     reasons = [f"{party} is the Entity List entry {names[0]!r}: licence required for {terms.license_requirement}, "
                f"{terms.review_policy} ({ENTITY_LIST}; {terms.source}; {terms.confidence})"]
-    reasons.extend(f"footnote {f.number} ({f.title}): {f.fdp} makes {f.effect} ({f.source}; {f.confidence})"
-                   for f in footnotes)
+    reasons.extend(_footnote_reasons(footnotes))
     warnings = () if terms.confidence == "confirmed" else (
         f"the entry's terms rest on {terms.confidence} data ({terms.source})",)
     return PartyDetermination(True, terms.review_policy, tuple(reasons), warnings, footnotes)
+
+
+ALL_ITEMS = "all items subject to the ear"
+_POLICY_WORDS = {"presumption of denial": PRESUMPTION_OF_DENIAL, "policy of denial": POLICY_OF_DENIAL,
+                 "case-by-case": CASE_BY_CASE, "case by case": CASE_BY_CASE,
+                 "presumption of approval": PRESUMPTION_OF_APPROVAL}
+
+
+def published_policy(text: str) -> str | None:
+    """The review policy an entry's published 'license policy' column names, or None when it names
+    none or several (a policy that depends on the item's ECCN is not this engine's to choose)."""
+    lowered = text.casefold()
+    found = {policy for words, policy in _POLICY_WORDS.items() if words in lowered}
+    return found.pop() if len(found) == 1 else None
+
+
+def _as_published(party: str, name: str, requirement: str, policy_text: str, terms: EntryTerms | None,
+                  footnotes: tuple[Footnote, ...]) -> PartyDetermination:
+    where = f"{ENTITY_LIST}, the entry as published in the imported screening list"
+    policy = published_policy(policy_text)
+    reach = requirement.casefold()
+    if ALL_ITEMS in reach and _exception_spares_chips(reach):
+        required, lead = True, f"licence required for all items subject to the EAR (entry: {requirement!r})"
+    elif requirement:
+        required, lead = None, (f"undetermined: the entry requires a licence for {requirement!r}, which may not "
+                                f"reach every item; whether it reaches this one depends on its ECCN")
+    else:
+        required, lead = True, "licence required for all items subject to the EAR (the entry's column is empty)"
+    reasons = [f"{party} is the Entity List entry {name!r}: {lead}, review policy "
+               f"{policy or 'undetermined'} (entry: {policy_text or 'not stated'!r}) ({where})"]
+    reasons.extend(_footnote_reasons(footnotes))
+    warnings = []
+    if policy is None:
+        warnings.append(f"the entry's license policy {policy_text!r} does not name one review policy for every item"
+                        if policy_text else "the entry does not state its license policy")
+    if not requirement:
+        warnings.append(f"the entry's licence requirement is not stated: the Entity List's usual scope is assumed "
+                        f"(unconfirmed: {ENTITY_LIST})")
+    if "734.9(e)" in reach and not footnotes:
+        warnings.append("the entry refers to 15 CFR 734.9(e) (the Entity List foreign direct product rules): which "
+                        "footnote it carries is not on record (data/parties.yaml), so foreign-produced items may be "
+                        "subject as well")
+    if terms is not None and policy is not None and terms.review_policy != policy:
+        warnings.append(f"data/parties.yaml records {terms.review_policy!r} for this entry; the list's {policy!r} "
+                        f"decides ({terms.source})")
+    return PartyDetermination(required, policy if required else None, tuple(reasons), tuple(warnings), footnotes)
+
+
+def _exception_spares_chips(requirement: str) -> bool:
+    """No 'except' clause, or one carving out only food and medicine (no chip is either)."""
+    _, _, clause = requirement.partition("except")
+    other = clause.replace("ear99", "")
+    return not clause or (("food" in clause or "medicine" in clause) and not any(c.isdigit() for c in other))
+
+
+def _footnote_reasons(footnotes: tuple[Footnote, ...]) -> list[str]:
+    return [f"footnote {f.number} ({f.title}): {f.fdp} makes {f.effect} ({f.source}; {f.confidence})"
+            for f in footnotes]
 
 
 # --------------------------------------------------------------------------- the Affiliates rule

@@ -43,6 +43,8 @@ class CslEntry:
     remarks: str
     source_list_url: str
     source_information_url: str
+    license_requirement: str = ""  # Entity List entries: the entry's own columns, as published
+    license_policy: str = ""
 
     @property
     def source_code(self) -> str:
@@ -127,6 +129,8 @@ def _entry(row: int, fields: dict, addresses: tuple[tuple[str, str], ...]) -> Cs
         start_date=_date(row, fields.get("start_date")), remarks=_text(fields.get("remarks")),
         source_list_url=_text(fields.get("source_list_url")),
         source_information_url=_text(fields.get("source_information_url")),
+        license_requirement=_text(fields.get("license_requirement")),
+        license_policy=_text(fields.get("license_policy")),
     ))
 
 

@@ -41,6 +41,9 @@ class ListEntry(models.Model):
     federal_register_notice = models.TextField(blank=True)
     start_date = models.DateField(null=True, blank=True)
     remarks = models.TextField(blank=True)
+    license_requirement = models.TextField(blank=True, help_text="Entity List: the entry's licence requirement, "
+                                           "as published (e.g. 'For all items subject to the EAR')")
+    license_policy = models.TextField(blank=True, help_text="Entity List: the entry's review policy, as published")
     source_list_url = models.TextField(blank=True)
     source_information_url = models.TextField(blank=True)
     normalized_name = models.CharField(max_length=500, db_index=True)

@@ -88,6 +88,7 @@ def _list_entry(screening_list: ScreeningList, parsed: csl.CslEntry) -> ListEntr
         countries=list(parsed.countries), programs=list(parsed.programs),
         federal_register_notice=parsed.federal_register_notice, start_date=parsed.start_date, remarks=parsed.remarks,
         source_list_url=parsed.source_list_url, source_information_url=parsed.source_information_url,
+        license_requirement=parsed.license_requirement, license_policy=parsed.license_policy,
         normalized_name=" ".join(matching.normalize_name(parsed.name).tokens)[:500],
         fingerprint=matching.fingerprint(names=names, countries=parsed.countries, places=lines),
     )

@@ -125,14 +125,14 @@ def test_a_transfer_without_an_origin_site_is_a_movement_not_known(fleet, us_clu
 # --- parties -------------------------------------------------------------------------------
 
 
-def listed(fleet, organization, *, entry_name: str, user):
+def listed(fleet, organization, *, entry_name: str, user, **terms):
     screening_list = ScreeningList.objects.create(file_name="csl.json", file_format="json", version="test",
                                                   sha256="f" * 64, imported_at=timezone.now(), entry_count=1)
     entry = ListEntry.objects.create(screening_list=screening_list, entry_key=f"EL:{entry_name}", source_id="1",
                                      source_list="Entity List (EL) - Bureau of Industry and Security",
                                      source_code="EL", name=entry_name, normalized_name=entry_name.lower(),
                                      fingerprint="e" * 64, start_date=date(2019, 5, 21),
-                                     federal_register_notice="84 FR 22961")
+                                     federal_register_notice="84 FR 22961", **terms)
     now = timezone.now()
     hit = ScreeningHit.objects.create(organization=organization, entry_key=entry.entry_key, entry=entry, score=0.97,
                                       explanation={}, status=ScreeningHit.Status.CONFIRMED,
@@ -160,6 +160,21 @@ def test_a_confirmed_entity_list_hit_requires_a_licence_for_all_items_with_the_e
     assert licence["parties"][0]["footnotes"][0]["fdp"] == "15 CFR 734.9(e)(1)"
     assert figures["licence"]["state"] == "required_unlicensed"
     assert Finding.objects.get(kind="licence_gap", cluster=cluster).severity == Finding.Severity.CRITICAL
+
+
+def test_the_entry_s_published_terms_decide_for_an_entry_not_in_the_parties_data(fleet, django_user_model):
+    operator = fleet.org("Inspur Group", "CN")
+    cluster = fleet.cluster(fleet.site(operator, "DE-I", "DE"), "de-inspur")
+    fleet.node(cluster, "inspur-node").report("l20")
+    listed(fleet, operator, entry_name="Inspur Group", user=django_user_model.objects.create_user("officer-z"),
+           license_requirement="For all items subject to the EAR. (See §§ 734.9(e) and 744.11 of the EAR).",
+           license_policy="Case-by-case review.")
+    clusters_score(cluster_ids=[cluster.id], as_of=timezone.localdate())
+    licence = ClusterScore.objects.get(cluster=cluster).figures["models"]["l20"]["license"]
+    assert (licence["license_required"], licence["review_policy"]) == (True, "case-by-case")
+    assert licence["headline"] == "licence required for all items subject to the EAR (Entity List; case-by-case)"
+    assert any("as published in the imported screening list" in r for r in licence["reasons"])
+    assert not any("not on record (unconfirmed" in w for w in licence["warnings"])
 
 
 def test_a_listed_parent_is_undetermined_after_the_affiliates_suspension(fleet, django_user_model):

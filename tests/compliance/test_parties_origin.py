@@ -54,6 +54,36 @@ def test_an_entry_whose_terms_are_not_on_record_still_requires_a_licence_and_say
     assert "not on record" in found.warnings[0] and "89 FR 1234" in found.warnings[0]
 
 
+EL_ALL_ITEMS = "For all items subject to the EAR. (See §§ 734.9(e) and 744.11 of the EAR)."
+
+
+@pytest.mark.parametrize("requirement, policy, required, review_policy", [
+    (EL_ALL_ITEMS, "Presumption of denial.", True, "presumption of denial"),
+    (EL_ALL_ITEMS, "Case-by-case review.", True, "case-by-case"),
+    # a policy that depends on the item's ECCN is not chosen for it
+    (EL_ALL_ITEMS, "Case-by-case review for ECCN 5A992; presumption of denial for all other items.", True, None),
+    ("For all items subject to the EAR, except food and medicine designated EAR99.", "Policy of denial.", True,
+     "policy of denial"),
+    ("For all items subject to the EAR except items described in 744.21(a)(1).", "Presumption of denial.", None,
+     None),
+])
+def test_an_entry_s_own_published_terms_decide(requirement, policy, required, review_policy):
+    found = listed_party_determination(party="Inspur Europe", entry_names=["Inspur Group"], as_of=date(2024, 1, 1),
+                                       list_requirement=requirement, list_policy=policy)
+    assert (found.license_required, found.review_policy) == (required, review_policy)
+    assert "as published in the imported screening list" in found.reasons[0] and repr(policy) in found.reasons[0]
+    if required and review_policy is None:
+        assert any("does not name one review policy" in w for w in found.warnings)
+    if "734.9(e)" in requirement:  # Inspur's footnote is not in parties.yaml: said so
+        assert any("734.9(e)" in w and "not on record" in w for w in found.warnings)
+
+
+def test_published_terms_keep_the_footnotes_on_record():
+    found = listed_party_determination(party="Sugon", entry_names=["Sugon"], as_of=date(2024, 1, 1),
+                                       list_requirement=EL_ALL_ITEMS, list_policy="Presumption of denial.")
+    assert [f.number for f in found.footnotes] == [4] and not any("734.9(e)" in w for w in found.warnings)
+
+
 @pytest.mark.parametrize("day, share, required", [
     (date(2025, 10, 1), 0.5, True), (date(2025, 10, 1), 0.49, False), (date(2025, 10, 1), None, None),
     (date(2026, 1, 1), 0.9, False), (date(2026, 12, 1), 0.9, None),
@@ -113,3 +143,19 @@ def test_the_api_gives_the_same_foreign_made_answer(users):
     assert response.json() == classify_json("--model", "ascend-910c", "--as-of", "2025-06-01", "--destination", "CN",
                                             "--movement", "reexport")
     assert response.json()["jurisdiction"]["subject_to_ear"] is None
+
+
+@pytest.mark.parametrize("section, index, field, value, message", [
+    ("vendors", 3, "subject", "maybe", r"origins.yaml: vendors\[3\]: subject must be one of"),
+    ("vendors", 0, "source", "", r"origins.yaml: vendors\[0\]: missing source"),
+    ("fdp_paths", 0, "effective", "soon", r"origins.yaml: fdp_paths\[0\]: 'effective' must be a date"),
+])
+def test_bad_origin_row_names_file_and_row(tmp_path, section, index, field, value, message):
+    from compliance.core.origin import ORIGINS_PATH, OriginDataError, load_origins
+
+    document = yaml.safe_load(ORIGINS_PATH.read_text(encoding="utf-8"))
+    document[section][index][field] = value
+    path = tmp_path / "origins.yaml"
+    path.write_text(yaml.safe_dump(document))
+    with pytest.raises(OriginDataError, match=message):
+        load_origins(path)

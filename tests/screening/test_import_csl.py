@@ -11,7 +11,8 @@ from .conftest import CSL_CSV, CSL_JSON
 
 COMPARED_FIELDS = ("entry_key", "source_id", "source_list", "source_code", "entity_number", "entry_type", "name",
                    "alt_names", "addresses", "countries", "programs", "federal_register_notice", "start_date",
-                   "remarks", "source_list_url", "source_information_url", "normalized_name", "fingerprint")
+                   "remarks", "source_list_url", "source_information_url", "normalized_name", "fingerprint",
+                   "license_requirement", "license_policy")
 
 
 def entries_of(screening_list):
@@ -28,6 +29,10 @@ def test_csv_and_json_of_the_same_list_give_the_same_entries(import_list):
     assert "Zhongke Shuguang" in sugon.alt_names and sugon.countries == ["CN"]
     assert sugon.addresses[1] == {"line": "15 Haitai Huake Street, Huayuan Industrial Zone, Tianjin, 300384, CN",
                                   "country": "CN"}
+    # An Entity List entry's own licence requirement and review policy, as the list publishes them.
+    assert (sugon.license_requirement, sugon.license_policy) == (
+        "For all items subject to the EAR. (See §§ 734.9(e) and 744.11 of the EAR).", "Presumption of denial.")
+    assert ListEntry.objects.get(screening_list=from_json, name="ROSOBORONEXPORT OAO").license_policy == ""
 
 
 def test_version_comes_from_the_file_else_from_its_date(import_list):
