@@ -2,7 +2,8 @@
 each with its source and confidence; also rendered as ``docs/rules.md``.
 
 Why one list: an officer asking "what applied to Cambodia in December 2025" needs the rule versions
-(``regimes.py``) and the data rows (``ruledata.py``) side by side, with where each comes from.
+(``regimes.py``), the data rows (``ruledata.py``) and the dated facts about systems, parties and where a
+chip comes from (``systems.py``, ``parties.py``, ``origin.py``) side by side, with where each comes from.
 
 Public API
     timeline(country=None, since=None, data=None) -> tuple[Event, ...]   oldest first; undated rows first
@@ -15,10 +16,14 @@ Public API
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import date
+from datetime import date, timedelta
 
+from .origin import default_origins
+from .parties import default_parties
 from .regimes import REGIMES
-from .ruledata import Alias, Embargo, Membership, Notice, RuleData, default_rule_data
+from .ruledata import (CONFIRMED, SECONDARY, UNCONFIRMED, Alias, Embargo, Membership, Notice, RuleData,
+                       default_rule_data)
+from .systems import default_systems
 
 
 @dataclass(frozen=True)
@@ -39,7 +44,7 @@ class Event:
 def timeline(country: str | None = None, since: date | None = None, data: RuleData | None = None) -> tuple[Event, ...]:
     data = data or default_rule_data()
     wanted = data.country(country) if country else None
-    events = [*_regime_events(), *_row_events(data)]
+    events = [*_regime_events(), *_row_events(data), *_other_events()]
     kept = [e for e in events
             if (wanted is None or e.country in (None, wanted))
             and (since is None or (e.date is not None and e.date >= since))]
@@ -68,6 +73,40 @@ def _row_events(data: RuleData):
         yield Event(row.start, None, "guidance", f"{row.title}: {row.text}", row.source, row.confidence)
 
 
+def _other_events():
+    """Dated facts kept beside the rule data: 4A090 and the .z paragraphs, the FDP paragraphs, the
+    Entity List footnotes and the Affiliates rule (whose state after its suspension is not on record)."""
+    systems = default_systems()
+    for p in systems.paragraphs:
+        yield Event(p.effective, None, "system paragraph", f"{p.eccn} in force: {p.text}", p.source, p.confidence)
+    by_day: dict[date, list] = {}
+    for z in systems.z_paragraphs:
+        by_day.setdefault(z.effective, []).append(z)
+    for day, rows in by_day.items():
+        yield Event(day, None, "system paragraph",
+                    f"the .z paragraphs carry the 3A090/4A090 parameters into {', '.join(z.eccn for z in rows)}",
+                    "; ".join(dict.fromkeys(z.source for z in rows)), _weakest(z.confidence for z in rows))
+    for path in default_origins().fdp_paths:
+        yield Event(path.effective, None, "foreign direct product", f"{path.paragraph} ({path.title}) in force",
+                    path.source, path.confidence)
+    parties = default_parties()
+    for f in parties.footnotes.values():
+        yield Event(f.effective, None, "entity list", f"Entity List footnote {f.number} ({f.title}): {f.fdp}",
+                    f.source, f.confidence)
+    rule = parties.affiliates_rule
+    share = f"{rule.ownership_threshold:.0%}"
+    yield Event(rule.effective, None, "entity list", f"Affiliates rule in force: entities owned {share} or more by "
+                f"listed parties take their restrictions ({rule.citation})", rule.source, rule.confidence)
+    yield Event(rule.suspended_from, None, "entity list", f"Affiliates rule suspended to "
+                f"{rule.suspended_until.isoformat()} ({rule.suspension_citation})", rule.source, rule.confidence)
+    yield Event(rule.suspended_until + timedelta(days=1), None, "entity list",
+                f"Affiliates rule: state after the suspension {rule.after_suspension}", rule.source, "unconfirmed")
+
+
+def _weakest(confidences) -> str:
+    return max(confidences, key=(CONFIRMED, SECONDARY, UNCONFIRMED).index)
+
+
 def _spans(row: Membership | Embargo | Notice, country: str | None, kind: str, starts: str, ends: str):
     note = f" ({row.note})" if row.note else ""
     yield Event(row.start, country, kind, starts + note, row.source, row.confidence)
@@ -81,6 +120,8 @@ def _spans(row: Membership | Embargo | Notice, country: str | None, kind: str, s
 def render_markdown(data: RuleData | None = None) -> str:
     """docs/rules.md: generated from the data files, so it cannot drift from what the engine applies."""
     data = data or default_rule_data()
+    parties = default_parties()
+    rule = parties.affiliates_rule
     lines = [
         "# Rules and dated facts the engine applies",
         "",
@@ -124,6 +165,27 @@ def render_markdown(data: RuleData | None = None) -> str:
         "|---|---|---|---|",
         *(f"| {_day(g.start)} | {_cell(g.title + ': ' + g.text)} | {g.confidence} | {_cell(g.source)} |"
           for g in data.guidance),
+        "",
+        "## Entity List terms on record and the Affiliates rule",
+        "",
+        "A confirmed screening hit uses the entry's own columns as the imported list publishes them; these rows add",
+        "the footnotes and stand in where the list omits the columns.",
+        "",
+        "| entry | country | licence requirement | review policy | footnotes | confidence | source |",
+        "|---|---|---|---|---|---|---|",
+        *(f"| {_cell(e.names[0])} | {e.country or '—'} | {_cell(e.license_requirement)} | {e.review_policy} | "
+          f"{', '.join(str(n) for n in e.footnotes) or '—'} | {e.confidence} | {_cell(e.source)} |"
+          for e in parties.entries),
+        "",
+        "| footnote | FDP paragraph | from | confidence | source |",
+        "|---|---|---|---|---|",
+        *(f"| {f.number} ({_cell(f.title)}) | {f.fdp} | {_day(f.effective)} | {f.confidence} | {_cell(f.source)} |"
+          for f in parties.footnotes.values()),
+        "",
+        f"Affiliates rule ({_cell(rule.citation)}): entities owned {rule.ownership_threshold:.0%} or more by listed "
+        f"parties; in force from {_day(rule.effective)}, suspended {_day(rule.suspended_from)} to "
+        f"{_day(rule.suspended_until)} ({_cell(rule.suspension_citation)}); after that: {_cell(rule.after_suspension)} "
+        f"({rule.confidence}: {_cell(rule.source)}).",
         "",
         "## Timeline",
         "",

@@ -101,3 +101,11 @@ def test_timeline_filters_by_country_and_date():
 def test_docs_rules_md_is_current():
     assert DOCS_RULES.read_text(encoding="utf-8") == render_markdown(), (
         "docs/rules.md is not current: run `python manage.py rules doc --write`")
+
+
+def test_the_docs_check_fails_when_the_data_changes(data_copy):
+    # What CI's check (test_docs_rules_md_is_current) guards against: a data edit without `rules doc --write`.
+    corrupt(data_copy, "country_groups.yaml", "{group: D:1, countries: [NI], from: 2024-03-15",
+            "{group: D:1, countries: [NI], from: 2024-03-16")
+    stale = render_markdown(load_rule_data(data_copy))
+    assert stale != DOCS_RULES.read_text(encoding="utf-8") and "| D:1 | NI | 2024-03-16 |" in stale
