@@ -57,6 +57,9 @@ CASES = [
     # 5. party headquartered in D:5 with the item elsewhere: denial from the first day of the HQ rule
     ("hq-elsewhere", dict(model="h100-sxm", destination="MY", headquarters="CN"), "2023-11-16", (False, None),
      "2023-11-17", (True, DENIAL)),
+    # ... and still denial when 91 FR 1684 opens case-by-case for China itself
+    ("hq-elsewhere-2026", dict(model="h200", destination="MY", headquarters="CN", movement="export_from_us"),
+     "2026-01-14", (True, DENIAL), "2026-01-15", (True, DENIAL)),
     # 6. 91 FR 1684: case-by-case only for an export from the US
     ("case-by-case", dict(model="h200", destination="CN", movement="export_from_us"), "2026-01-14", (True, DENIAL),
      "2026-01-15", (True, CASE_BY_CASE)),
@@ -64,16 +67,36 @@ CASES = [
      "2026-01-15", (True, DENIAL)),
     ("case-by-case-unknown", dict(model="h200", destination="CN"), "2026-01-14", (True, DENIAL),
      "2026-01-15", (True, UNDETERMINED)),
+    ("case-by-case-in-country", dict(model="h200", destination="CN", movement="transfer_in_country"), "2026-01-14",
+     (True, DENIAL), "2026-01-15", (True, DENIAL)),
     # 7. MI308X: no figures, named in the April 2025 notice
     ("mi308x", dict(model="MI308X", destination="CN"), "2025-04-14", (None, None), "2025-04-15", (True, UNDETERMINED)),
     # 8. Part 746: Russia from 2022-02-24 (before 3A090 existed the ECCN decides: undetermined)
     ("russia", dict(model="a100-sxm", destination="RU"), "2022-02-23", (False, None), "2022-02-24", (None, None)),
+    # ... Belarus from 2022-03-02 (unconfirmed date), Syria's 2025 revision (all items -> CCL items)
+    ("belarus", dict(model="a100-sxm", destination="BY"), "2022-03-01", (False, None), "2022-03-02", (None, None)),
+    ("syria-2025", dict(model="l20", destination="SY"), "2025-09-01", (True, POLICY_OF_DENIAL), "2025-09-02",
+     (None, None)),
+    ("syria-2025-3a090", dict(model="h100-sxm", destination="SY"), "2025-09-01", (True, POLICY_OF_DENIAL),
+     "2025-09-02", (True, DENIAL)),
     # 9. is-informed letters of 2022-08-26 and 2023-10-23
     ("letter-2022", dict(model="a100-sxm", destination="CN"), "2022-08-25", (False, None), "2022-08-26",
      (True, NOT_PUBLISHED)),
     ("letter-2022-russia", dict(model="h100-sxm", destination="RU"), "2022-08-25", (None, None), "2022-08-26",
      (True, NOT_PUBLISHED)),
     ("notice-2023", dict(model="h800-sxm", destination="CN"), "2023-10-22", (False, None), "2023-10-23",
+     (True, NOT_PUBLISHED)),
+    ("notice-2023-a800", dict(model="a800-sxm", destination="CN"), "2023-10-22", (False, None), "2023-10-23",
+     (True, NOT_PUBLISHED)),
+    ("notice-2023-l40s-d1", dict(model="l40s", destination="VN"), "2023-10-22", (False, None), "2023-10-23",
+     (True, NOT_PUBLISHED)),
+    # the letters end when the rules they announced take over
+    ("letter-2022-to-rule", dict(model="a100-sxm", destination="CN"), "2022-10-06", (True, NOT_PUBLISHED),
+     "2022-10-07", (True, DENIAL)),
+    ("notice-2023-to-rule", dict(model="h800-sxm", destination="CN"), "2023-11-16", (True, NOT_PUBLISHED),
+     "2023-11-17", (True, DENIAL)),
+    # systems containing the named chips (the 2022 letter names "DGX or any other systems")
+    ("letter-2022-dgx", dict(model="NVIDIA DGX H100", destination="CN"), "2022-08-25", (False, None), "2022-08-26",
      (True, NOT_PUBLISHED)),
 ]
 
@@ -98,6 +121,24 @@ def test_what_the_answers_state(ask):
     russia = ask(model="a100-sxm", destination="RU", as_of="2023-06-01")
     assert outcome(russia) == (True, POLICY_OF_DENIAL) and "746.8" in russia["reasons"][0]
     assert any("ECCN outside 3A090" in m for m in ask(model="a100-sxm", destination="RU", as_of="2022-02-24")["missing"])
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("destination, section", [("IR", "746.7"), ("KP", "746.4"), ("CU", "746.2")])
+@pytest.mark.parametrize("model", ["l20", "h100-sxm"])
+def test_part_746_embargoes_in_force_before_the_first_rule(ask, destination, section, model):
+    for as_of in ("2022-08-26", "2024-06-01"):
+        answer = ask(model=model, destination=destination, as_of=as_of)
+        assert outcome(answer) == (True, POLICY_OF_DENIAL)
+        assert any(section in reason and "any item subject to the EAR" in reason for reason in answer["reasons"])
+
+
+@pytest.mark.django_db
+def test_embargo_answers_name_what_decides(ask):
+    belarus = ask(model="a100-sxm", destination="BY", as_of="2022-03-02")
+    assert any("ECCN outside 3A090" in m for m in belarus["missing"]) and belarus["unconfirmed"]
+    syria = ask(model="l20", destination="SY", as_of="2025-09-02")
+    assert any("746.9" in r for r in syria["reasons"]) and any("ECCN outside 3A090" in m for m in syria["missing"])
 
 
 @pytest.mark.django_db
@@ -138,3 +179,19 @@ def test_rtx_4090_headline_keeps_the_nac_notification(ask):
     answer = ask(model="RTX 4090", destination="CN", as_of="2024-06-01")
     assert answer["license_required"] is False and answer["license_exception"] == "NAC"
     assert "notify BIS" in answer["headline"]
+
+
+@pytest.mark.django_db
+def test_unconfirmed_rows_on_their_boundary_days(ask):
+    # Cyprus: in D:5 per CSET up to 2023-12-04 (secondary); from 2023-12-05 only an unconfirmed row keeps it there.
+    cyprus = dict(model="h100-sxm", destination="MY", headquarters="CY")
+    before, on = ask(**cyprus, as_of="2023-12-04"), ask(**cyprus, as_of="2023-12-05")
+    assert outcome(before) == outcome(on) == (True, DENIAL)
+    assert before["unconfirmed"] == [] and any("CY" in u and "D:5" in u for u in on["unconfirmed"])
+    # The day the 2026 eCFR no longer lists it: when it left is unknown, so the stricter answer stays, said so.
+    gone = ask(**cyprus, as_of="2026-07-23")
+    assert outcome(gone) == (True, DENIAL) and any("unless this unconfirmed data holds" in u for u in gone["unconfirmed"])
+    # The UAE on the last day of its unconfirmed D:4 row and the first of its unconfirmed A:5 row.
+    for as_of in ("2026-07-22", "2026-07-23"):
+        uae = ask(model="h100-sxm", destination="AE", as_of=as_of)
+        assert uae["license_required"] is True and any("AE in Country Group" in u for u in uae["unconfirmed"])

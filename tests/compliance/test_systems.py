@@ -143,3 +143,19 @@ def test_system_through_the_api(users):
         "chip": "gb200", "count": 72, "eccn": "3A090.a", "paragraph": "3A090.a.1", "undetermined": None}
     assert body["license_required"] is True
     assert body == classify_json("--model", "NVIDIA GB200 NVL72", "--as-of", "2024-06-01", "--destination", "AE")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("model", sorted(SYSTEMS))
+def test_every_listed_system_through_the_api_as_through_the_command(users, model):
+    from tests.api.fleet import api_client
+
+    params = {"model": model, "as_of": "2024-06-01", "destination": "CN", "movement": "export_from_us"}
+    response = api_client(users["officer"]).get("/api/v1/classify", params)
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert (body["eccn"], body["paragraph"]) == (SYSTEMS[model][2], SYSTEMS[model][2])
+    # China before the H20 notice (2025-04-09): a 4A090 system needs a licence, the HGX H20 none.
+    assert body["classification_reasons"] and body["license_required"] is (body["eccn"] is not None)
+    assert body == classify_json("--model", model, "--as-of", "2024-06-01", "--destination", "CN",
+                                 "--movement", "export_from_us")
