@@ -69,15 +69,21 @@ def observation_insert(*, report: dict, payload: bytes, sha: str, agent_id, host
     return row[0] if row else None
 
 
-def samples_insert(*, samples: list[tuple], observation_id: int, host_id: int, collected_at: datetime) -> None:
-    """All telemetry rows of the report in one multi-row INSERT; `samples` in SAMPLE_COLUMNS order."""
-    if not samples:
-        return
-    sql = _statement("insert", GpuSample, ("observation", "host", "collected_at", *SAMPLE_COLUMNS), len(samples),
-                     connection.vendor)
-    fixed = (observation_id, host_id, _prepared(GpuSample, "collected_at", collected_at))
+# Rows per INSERT: 10 parameters a row keeps a statement under SQLite's 32,766 variables.
+_SAMPLE_ROWS_PER_STATEMENT = 1000
+
+
+def samples_insert(*, host_id: int, reports: list[tuple[int, datetime, list[tuple]]]) -> None:
+    """The telemetry rows of one host's reports, (observation id, collected_at, samples) each with
+    its samples in SAMPLE_COLUMNS order, in one multi-row INSERT (a batch's reports together)."""
+    values = [(observation_id, host_id, _prepared(GpuSample, "collected_at", collected_at), *sample)
+              for observation_id, collected_at, samples in reports for sample in samples]
+    names = ("observation", "host", "collected_at", *SAMPLE_COLUMNS)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [value for sample in samples for value in (*fixed, *sample)])
+        for start in range(0, len(values), _SAMPLE_ROWS_PER_STATEMENT):
+            chunk = values[start:start + _SAMPLE_ROWS_PER_STATEMENT]
+            cursor.execute(_statement("insert", GpuSample, names, len(chunk), connection.vendor),
+                           [value for row in chunk for value in row])
 
 
 def _update(model, pk, values: dict) -> None:

@@ -126,7 +126,7 @@ def test_more_reports_than_the_limit_is_413_and_stores_nothing(client, enrolled_
     assert Observation.objects.count() == 0
 
 
-def test_one_statement_per_table_for_each_lean_report(client, enrolled_agent):
+def test_a_batch_of_lean_reports_shares_its_writes(client, enrolled_agent):
     agent, key = enrolled_agent
     assert signed_post(client, minimal_report(str(agent.id), sequence=0), key).status_code == 201
     entries = [entry(lean(minimal_report(str(agent.id), sequence=n)), key) for n in range(1, 6)]
@@ -134,17 +134,54 @@ def test_one_statement_per_table_for_each_lean_report(client, enrolled_agent):
     Host.objects.filter(pk=agent.host_id).update(needs_evaluation=timezone.now())
     with CaptureQueriesContext(connection) as queries:
         response = batch_post(client, str(agent.id), entries)
-    assert [r["http_status"] for r in response.json()["results"]] == [201] * 5
+    results = response.json()["results"]
+    assert [r["http_status"] for r in results] == [201] * 5
+
     def count(prefix):
         return sum(q["sql"].startswith(prefix) for q in queries.captured_queries)
 
-    # per report: lock the agent, insert the observation, touch the GPUs, insert the samples,
-    # update the host and the agent; nothing else
-    assert count('SELECT "inventory_agent"') == 5
+    # one observation per report; the agent locked once, the GPUs touched once, all samples in one
+    # INSERT, the host and agent rows written once with the last report's values
     assert count('INSERT INTO "inventory_observation"') == 5
-    assert count('UPDATE "inventory_gpu" SET "last_seen"') == 5
-    assert count('INSERT INTO "inventory_gpusample"') == 5
-    assert count('UPDATE "inventory_agent"') == 5
-    assert count('UPDATE "inventory_host"') == 5
-    assert count("SELECT") + count("INSERT") + count("UPDATE") == 6 * 5
-    assert Host.objects.get(pk=agent.host_id).last_observation_id == response.json()["results"][-1]["observation_id"]
+    assert count('SELECT "inventory_agent"') == 1
+    assert count('UPDATE "inventory_gpu" SET "last_seen"') == 1
+    assert count('INSERT INTO "inventory_gpusample"') == 1
+    assert count('UPDATE "inventory_agent"') == 1
+    assert count('UPDATE "inventory_host"') == 1
+    assert count("SELECT") + count("INSERT") + count("UPDATE") == 5 + 5
+    host = Host.objects.get(pk=agent.host_id)
+    assert host.last_observation_id == results[-1]["observation_id"]
+    agent.refresh_from_db()
+    assert agent.last_sequence == 5
+    sizes = [len(protocol.canonical_json(e["report"])) for e in entries]
+    assert agent.budget_day_bytes == len(protocol.canonical_json(minimal_report(str(agent.id), sequence=0))) + sum(sizes)
+    per_observation = {o: GpuSample.objects.filter(observation_id=o).count() for o in
+                       [r["observation_id"] for r in results]}
+    assert per_observation == {r["observation_id"]: 2 for r in results}
+
+
+def test_a_full_report_inside_a_batch_moves_the_telemetry_of_the_next_reports(client, enrolled_agent):
+    """A new identity mid-batch: the lean reports after it are checked against its hash and their
+    samples go to the GPUs it reported, not to the rows the batch started with."""
+    agent, key = enrolled_agent
+    assert signed_post(client, minimal_report(str(agent.id), sequence=0, gpus=2), key).status_code == 201
+    swapped = minimal_report(str(agent.id), sequence=2, gpus=3)
+    bad_hash = dict(minimal_report(str(agent.id), sequence=3, gpus=3), identity_sha256="0" * 64)
+    reports = [lean(minimal_report(str(agent.id), sequence=1, gpus=2)), swapped,
+               bad_hash,  # refused (400) after the budget check has counted it
+               lean(minimal_report(str(agent.id), sequence=4, gpus=3)),
+               lean(minimal_report(str(agent.id), sequence=5, gpus=2))]  # the old identity: no longer known
+    response = batch_post(client, str(agent.id), [entry(r, key) for r in reports])
+    results = response.json()["results"]
+    assert [r["http_status"] for r in results] == [201, 201, 400, 201, protocol.IDENTITY_UNKNOWN_STATUS]
+    host = Host.objects.get(pk=agent.host_id)
+    assert host.identity_sha256 == swapped["identity_sha256"]
+    assert host.last_observation_id == results[3]["observation_id"]
+    third_gpu = host.gpus.get(index=2)
+    assert GpuSample.objects.filter(observation_id=results[3]["observation_id"], gpu=third_gpu).count() == 1
+    assert GpuSample.objects.filter(observation_id=results[0]["observation_id"]).count() == 2
+    agent.refresh_from_db()
+    assert agent.last_sequence == 4
+    # the refused reports spent nothing of the agent's budget, as each would not alone
+    accepted = [minimal_report(str(agent.id), sequence=0, gpus=2), reports[0], reports[1], reports[3]]
+    assert agent.budget_day_bytes == sum(len(protocol.canonical_json(r)) for r in accepted)
