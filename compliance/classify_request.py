@@ -99,7 +99,8 @@ def classify_request(request: ClassifyRequest, *, today: date, spell: Callable[[
     """The JSON answer: eccn, paragraph, rule, tpp, performance_density, license_exception,
     explanation (and ``missing`` when a figure is unknown), and with a destination the licence
     determination (license_required True/False/None = undetermined, review_policy, headline,
-    reasons, warnings, missing, conditions, unconfirmed, basis)."""
+    reasons, warnings, missing, conditions, unconfirmed, basis); the licence's ``missing`` then
+    replaces the classification's, kept as ``classification_missing``."""
     system = find_system(request.model) if request.model else None
     item = system or _item(request, spell)
     destination = _country(request.destination, "destination", spell)
@@ -121,7 +122,11 @@ def classify_request(request: ClassifyRequest, *, today: date, spell: Callable[[
     answer = verdict.to_dict()
     answer.pop("spec", None)
     answer["chip"] = getattr(item, "key", None)
+    if isinstance(item, HbmStack):  # the one figure a stack is classified on, as given
+        answer["hbm_bandwidth_density"] = item.hbm_bandwidth_density
     if destination is not None:
+        if verdict.undetermined:  # the licence answer's own ``missing`` replaces the classification's
+            answer["classification_missing"] = answer["missing"]
         determination = determine_license(
             verdict, destination=destination, as_of=as_of, headquarters=headquarters,
             ultimate_parent_hq=ultimate_parent_hq, prc_made=getattr(item, "prc_made", False),

@@ -30,7 +30,8 @@ class ClassifyView(APIView):
     @extend_schema(
         parameters=[ClassifyQuery],
         responses={200: {"type": "object", "description": "eccn, paragraph, rule, tpp, performance_density, "
-                                                          "license_exception, explanation[, missing][, "
+                                                          "license_exception, explanation[, missing, needed_for][, "
+                                                          "hbm_bandwidth_density][, classification_missing, "
                                                           "license_required (true/false/null = undetermined), "
                                                           "review_policy, headline, reasons, warnings, missing, "
                                                           "conditions, unconfirmed, basis, destination, movement]"}},

@@ -87,6 +87,11 @@ class LicenseDetermination:
     unconfirmed: tuple[str, ...] = ()
     basis: tuple[str, ...] = field(default=(), compare=False)
 
+    def __post_init__(self) -> None:
+        # Lines gathered from several hypotheses or chips often coincide; an officer reads each once.
+        for name in ("reasons", "warnings", "missing", "conditions", "unconfirmed", "basis"):
+            object.__setattr__(self, name, tuple(dict.fromkeys(getattr(self, name))))
+
     @property
     def headline(self) -> str:
         """One line an officer reads first; it never hides a notification or a missing fact."""
@@ -161,7 +166,7 @@ class _Findings:
             warnings=tuple(self.warnings),
             missing=tuple(self.missing) if required is not False else (),
             conditions=tuple(self.conditions),
-            basis=tuple(dict.fromkeys(self.basis)),
+            basis=tuple(self.basis),
         )
 
 
@@ -210,8 +215,7 @@ def _resting_on_unconfirmed(answer: LicenseDetermination, differing) -> LicenseD
             notes.append(f"{other.headline} unless this unconfirmed data holds: {described}")
             if _stricter(other, strictest):
                 strictest = other
-    return replace(strictest, unconfirmed=tuple(dict.fromkeys(notes)),
-                   reasons=strictest.reasons + tuple(r for r in answer.reasons if r not in strictest.reasons))
+    return replace(strictest, unconfirmed=tuple(notes), reasons=strictest.reasons + answer.reasons)
 
 
 def _stricter(a: LicenseDetermination, b: LicenseDetermination) -> bool:
@@ -319,14 +323,15 @@ def _hypotheses(classification: Classification):
     return out
 
 
-def _confidence(row) -> str:
-    return "" if row.confidence == CONFIRMED else f"; {row.confidence}: {row.source}"
+def _sourced(row) -> str:
+    """The row's source, said once, after its confidence unless it is confirmed."""
+    return row.source if row.confidence == CONFIRMED else f"{row.confidence}: {row.source}"
 
 
 def _embargoes(data: RuleData, classification: Classification, country: str, as_of: date, found: _Findings) -> None:
     """Part 746: a licence whatever 3A090 says.  A 3A090 item is on the CCL; another item may be too."""
     for embargo in data.embargoes_on(country, as_of):
-        where = f"{embargo.title} ({embargo.section}{_confidence(embargo)})"
+        where = f"{embargo.title} ({embargo.section}; {_sourced(embargo)})"
         if embargo.scope == "all_items" or classification.eccn is not None:
             found.require(embargo.policy, f"licence required for any item subject to the EAR to {country}: {where}"
                           if embargo.scope == "all_items" else
@@ -528,7 +533,7 @@ def _notices(
             continue
         whom = "" if to_place else f" (party headquartered in {hq_country})"
         found.basis.append(notice.describe())
-        found.require(NOT_PUBLISHED, f"licence required by {notice.title}{whom}: {why} ({notice.source}{_confidence(notice)})")
+        found.require(NOT_PUBLISHED, f"licence required by {notice.title}{whom}: {why} ({_sourced(notice)})")
 
 
 def _reaches(spec: Spec, reach: Reach) -> bool:

@@ -314,7 +314,7 @@ def determine_system_license(classification: SystemClassification, *, destinatio
                        f"ICs inside apply ({SYSTEM_LICENCE_CITATION})")
     for part, found in pool:
         reasons.extend(f"{part.count} x {part.chip} inside: {reason}" for reason in found.reasons)
-        warnings.extend(w for w in found.warnings if w not in warnings)
+        warnings.extend(found.warnings)
         if found.review_policy == NOT_PUBLISHED:
             warnings.append(f"the notice requiring a licence for {part.chip} is applied to the {classification.form} "
                             "holding it (unconfirmed: the notice's reach to systems containing the chip)")

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from compliance.classify_request import ClassifyInputError, ClassifyRequest, classify_request, cli_spelling
 from compliance.core import MOVEMENTS
+from compliance.core.regimes import QUANTITY_LABELS
 from compliance.core.catalog import default_catalog
 
 
@@ -19,13 +20,32 @@ def _date(text: str) -> date:
 
 
 def eccn_label(answer: dict) -> str:
-    """'3A090.a (3A090.a.1)': the ECCN, with the paragraph only when it says more."""
-    if answer.get("missing"):
-        return f"undetermined ({', '.join(answer['missing'])} unknown)"
+    """'3A090.a (3A090.a.1)': the ECCN, with the paragraph only when it says more.  Undetermined only
+    when the classification is (``needed_for``), naming its own unknowns, not the licence answer's."""
+    if answer.get("undetermined"):  # a system: a chip inside could not be classified
+        return f"undetermined ({answer['undetermined']})"
+    if "needed_for" in answer:
+        unknown = answer.get("classification_missing", answer["missing"])
+        return f"undetermined ({', '.join(QUANTITY_LABELS.get(name, name) for name in unknown)} unknown)"
     if not answer["eccn"]:
         return "not 3A090"
     paragraph = answer["paragraph"]
     return answer["eccn"] + (f" (paragraph {paragraph})" if paragraph and paragraph != answer["eccn"] else "")
+
+
+def item_label(answer: dict) -> str:
+    """What was classified, by catalog key as the catalogs name it: a chip, a system, or the figures given."""
+    if answer.get("chip"):
+        return answer["chip"]
+    if answer.get("system"):
+        return f"{answer['system']['key']} ({answer['system']['model']})"
+    return "HBM stack" if "hbm_bandwidth_density" in answer else "chip of the figures given"
+
+
+def _figure(value) -> str:
+    if value is None:
+        return "unknown"
+    return f"{value:g}" if float(value).is_integer() else str(value)
 
 
 class Command(BaseCommand):
@@ -83,14 +103,19 @@ class Command(BaseCommand):
                               + (f"  (also: {', '.join(c['aliases'])})" if c["aliases"] else ""))
 
     def _text(self, answer: dict):
-        self.stdout.write(f"{answer.get('chip') or 'spec'} as of {answer['as_of']}: "
-                          f"ECCN {eccn_label(answer)} ({answer['rule'] or 'no rule'})")
-        self.stdout.write(f"  TPP {answer['tpp']}, performance density {answer['performance_density']}")
+        self.stdout.write(f"{item_label(answer)} as of {answer['as_of']}: "
+                          f"ECCN {eccn_label(answer)} ({answer['rule'] or 'no 3A090 rule in force'})")
+        if "hbm_bandwidth_density" in answer:
+            self.stdout.write(f"  HBM memory bandwidth density {_figure(answer['hbm_bandwidth_density'])} GB/s/mm2")
+        else:
+            self.stdout.write(f"  TPP {_figure(answer['tpp'])}, "
+                              f"performance density {_figure(answer['performance_density'])}")
         for step in answer["explanation"]:
             self.stdout.write(f"  - {step['test']}: {step['value']} → {step['result']}  [{step['citation']}]")
         if "license_required" not in answer:
             return
-        self.stdout.write(f"  licence to {answer['destination']}: {answer['headline']}")
+        how = f" ({answer['movement'].replace('_', ' ')})" if answer["movement"] else ""
+        self.stdout.write(f"  licence to {answer['destination']}{how}: {answer['headline']}")
         for title, key, mark in (("reasons", "reasons", "·"), ("conditions", "conditions", "?"),
                                  ("unconfirmed", "unconfirmed", "‼"), ("warnings", "warnings", "!")):
             for line in answer[key]:
