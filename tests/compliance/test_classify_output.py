@@ -2,6 +2,7 @@
 `GET /api/v1/classify`: no line said twice, a source said once with its confidence, the item
 named by its catalog key, no Python reprs."""
 import json
+import re
 from datetime import date
 from io import StringIO
 
@@ -77,10 +78,21 @@ def test_an_hbm_stack_and_bare_figures_are_not_called_spec():
     ("--hbm-bandwidth-density", "3.5", "--as-of", "2025-01-01", "--destination", "CN"),
     ("--model", "H20", "--as-of", "2025-04-09", "--destination", "CN"),
     ("--model", "H100", "--as-of", "2022-06-01", "--destination", "RU"),
+    ("--tpp", "4000", "--as-of", "2023-01-01", "--destination", "CN"),  # I/O rate unknown but not needed
 ])
-def test_no_python_none_in_the_text(args):
+def test_no_python_reprs_in_the_text(args):
     text = classify(*args)
-    assert "None" not in text, text
+    assert not re.search(r"\b(None|True|False)\b", text), text
+
+
+def test_explanation_steps_read_in_words():
+    lines = classify("--model", "H20", "--as-of", "2025-04-09").splitlines()
+    assert "  - Framework for AI Diffusion (Jan 2025) in force on 2025-04-09 (from 2025-01-13): yes  " \
+           "[90 FR 4544]" in lines
+    assert "  - designed or marketed for datacenters == no: yes → not met  [88 FR 73458, Note 2 to 3A090]" in lines
+    assert "  - TPP >= 4800: 2368 → not met  [88 FR 73458, 3A090.a.1]" in lines
+    unknown = classify("--tpp", "4000", "--as-of", "2023-01-01")
+    assert "  - aggregate bidirectional I/O rate (GB/s) >= 600: unknown → unknown  [87 FR 62186, 3A090.a]" in unknown
 
 
 def test_the_headline_eccn_is_the_classifications_not_the_licence_answers_unknown():

@@ -45,7 +45,20 @@ def item_label(answer: dict) -> str:
 def _figure(value) -> str:
     if value is None:
         return "unknown"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     return f"{value:g}" if float(value).is_integer() else str(value)
+
+
+def step_line(step: dict) -> str:
+    """One explanation step in words: 'TPP >= 4800: 4000 → not met', 'X in force on D (from E): yes'."""
+    test, limit = step["test"], step["limit"]
+    if isinstance(step["value"], str):  # the date test: is the rule in force
+        return f"{test} (from {limit}): {'yes' if step['result'] else 'no'}"
+    if isinstance(limit, bool) and test.endswith(f" {step['operator']} {limit}"):
+        test = test.removesuffix(str(limit)) + _figure(limit)
+    outcome = {True: "met", False: "not met", None: "unknown"}[step["result"]]
+    return f"{test}: {_figure(step['value'])} → {outcome}"
 
 
 class Command(BaseCommand):
@@ -111,7 +124,7 @@ class Command(BaseCommand):
             self.stdout.write(f"  TPP {_figure(answer['tpp'])}, "
                               f"performance density {_figure(answer['performance_density'])}")
         for step in answer["explanation"]:
-            self.stdout.write(f"  - {step['test']}: {step['value']} → {step['result']}  [{step['citation']}]")
+            self.stdout.write(f"  - {step_line(step)}  [{step['citation']}]")
         if "license_required" not in answer:
             return
         how = f" ({answer['movement'].replace('_', ' ')})" if answer["movement"] else ""
