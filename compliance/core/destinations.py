@@ -95,10 +95,11 @@ class LicenseDetermination:
     @property
     def headline(self) -> str:
         """One line an officer reads first; it never hides a notification or a missing fact."""
+        missing = "; ".join(self.missing)  # a missing fact may itself list things with commas
         if self.license_required is None:
-            text = f"undetermined: missing {', '.join(self.missing)}"
+            text = f"undetermined: missing {missing}"
         elif self.license_required and self.review_policy == UNDETERMINED:
-            text = f"licence required; review policy undetermined (missing {', '.join(self.missing)})"
+            text = f"licence required; review policy undetermined (missing {missing})"
         elif self.license_required:
             text = f"licence required ({self.review_policy})"
             if self.conditions:

@@ -9,7 +9,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from compliance.core import chip, classify_or_undetermined, determine_license
+from compliance.core import LicenseDetermination, chip, classify_or_undetermined, determine_license
 from compliance.core.systems import classify_components, default_systems
 from compliance.management.commands.classify import eccn_label
 
@@ -126,3 +126,12 @@ def test_the_api_answers_without_the_repeats(admin_client):
     assert sum(r.count(REUTERS) for r in body["reasons"]) == 1
     dgx = admin_client.get("/api/v1/classify", {"model": "NVIDIA DGX H100", "as_of": "2023-11-17"}).json()
     assert (dgx["system"]["key"], dgx["chip"]) == ("nvidia-dgx-h100", None)
+
+
+def test_missing_facts_that_hold_commas_stay_apart():
+    # A PRC-made chip (15 CFR 734.9(h), (e)(1)): each missing fact lists ECCNs with commas of its own.
+    args = ("--model", "ascend-910b", "--as-of", "2025-06-01", "--destination", "AE")
+    missing = classify(*args, as_json=True)["missing"]
+    assert len(missing) > 1 and any(", " in m for m in missing)
+    assert f"    missing: {'; '.join(missing)}" in classify(*args).splitlines()
+    assert LicenseDetermination(None, None, None, (), (), missing=("a, b", "c")).headline == "undetermined: missing a, b; c"

@@ -134,4 +134,4 @@ class Command(BaseCommand):
             for line in answer[key]:
                 self.stdout.write(f"    {mark} {line}")
         if answer["missing"]:
-            self.stdout.write(f"    missing: {', '.join(answer['missing'])}")
+            self.stdout.write(f"    missing: {'; '.join(answer['missing'])}")
