@@ -22,4 +22,6 @@ def jurisdiction_apply(answer: dict, *, chip: Chip, classification: Classificati
         answer["license_if_subject_to_ear"] = {name: answer[name] for name in LICENCE_FIELDS if name in answer}
         answer.update({"license_required": None, "review_policy": None, "license_exception": None,
                        "headline": "undetermined: missing whether the chip is subject to the EAR",
-                       "reasons": [found.basis], "missing": list(found.deciding_facts)})
+                       "reasons": [found.basis], "missing": list(found.deciding_facts),
+                       # what rests on unconfirmed data is the answer had the EAR reached the chip
+                       "unconfirmed": [f"if the chip is subject to the EAR: {note}" for note in answer["unconfirmed"]]})

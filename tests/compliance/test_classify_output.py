@@ -135,3 +135,12 @@ def test_missing_facts_that_hold_commas_stay_apart():
     assert len(missing) > 1 and any(", " in m for m in missing)
     assert f"    missing: {'; '.join(missing)}" in classify(*args).splitlines()
     assert LicenseDetermination(None, None, None, (), (), missing=("a, b", "c")).headline == "undetermined: missing a, b; c"
+
+
+def test_a_foreign_made_chips_unconfirmed_rows_speak_of_the_answer_if_subject():
+    # The UAE's D:4 row is unconfirmed; it decides the answer only if the EAR reaches the chip.
+    answer = classify("--model", "ascend-910b", "--as-of", "2025-06-01", "--destination", "AE", as_json=True)
+    assert answer["license_required"] is None and answer["unconfirmed"]
+    assert all(n.startswith("if the chip is subject to the EAR: the answer rests on AE in Country Group D:4")
+               for n in answer["unconfirmed"])
+    assert answer["license_if_subject_to_ear"]["unconfirmed"][0].startswith("the answer rests on AE")
