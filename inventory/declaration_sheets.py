@@ -13,7 +13,7 @@ import io
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from compliance.exports.tabular import FORMULA_TRIGGERS, XLSX_CELL_LIMIT, cell
+from compliance.exports.tabular import FORMULA_TRIGGERS, XLSX_CELL_LIMIT, cell, workbook_bytes
 
 SHEETS: dict[str, tuple[str, ...]] = {
     "organizations": ("name", "kind", "parent", "country_of_incorporation", "headquarters_country", "aliases"),
@@ -203,9 +203,7 @@ def _xlsx_write(sheets: dict[str, list[list]]) -> bytes:
     readme = book.create_sheet(title=README_SHEET)
     for line in README_LINES:
         readme.append([line])
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    return workbook_bytes(book)
 
 
 def _xlsx_cell(sheet, value):

@@ -9,8 +9,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from openpyxl import Workbook
 
@@ -85,8 +87,28 @@ def table_xlsx(table: Table) -> bytes:
             else:
                 written.append(value)
         sheet.append(written)
+    return workbook_bytes(book)
+
+
+# The zip format's first representable moment, stamped on every workbook part.
+_PACKAGE_TIME = datetime(1980, 1, 1)
+
+
+def workbook_bytes(book: Workbook) -> bytes:
+    """The workbook as bytes that depend only on its content.  openpyxl stamps the document
+    properties and every zip entry with the time of writing, so two downloads of one audit a
+    second apart differed (and an auditor comparing hashes would see two documents)."""
+    from openpyxl.writer.excel import ExcelWriter
+
+    book.properties.created = book.properties.modified = _PACKAGE_TIME
+    written = io.BytesIO()
+    ExcelWriter(book, zipfile.ZipFile(written, "w", zipfile.ZIP_DEFLATED)).save()
     out = io.BytesIO()
-    book.save(out)
+    with zipfile.ZipFile(written) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for entry in source.infolist():
+            stamped = zipfile.ZipInfo(entry.filename, date_time=_PACKAGE_TIME.timetuple()[:6])
+            stamped.compress_type = zipfile.ZIP_DEFLATED
+            target.writestr(stamped, source.read(entry))
     return out.getvalue()
 
 
