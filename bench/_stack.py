@@ -59,3 +59,49 @@ def host_collection(template: str, identifiers: list[str], host: int) -> dict:
             fresh = str(int(hashlib.sha256(f"{host}/{original}".encode()).hexdigest(), 16))[:13]
         template = template.replace(f'"{original}"', f'"{fresh}"')
     return json.loads(template)
+
+
+class CpuSplit:
+    """CPU seconds the box spent over a block, by kind of process, read from /proc: PostgreSQL
+    (every server process), gunicorn (master and workers), and the rest of the busy time (the
+    client processes, which come and go inside the block, and anything else running).  Processes
+    of the first two kinds must live through the block (persistent database connections)."""
+
+    KINDS = ("postgresql", "gunicorn")
+
+    def __enter__(self):
+        self._start = self._read()
+        return self
+
+    def __exit__(self, *exc):
+        end = self._read()
+        self.seconds = {kind: end[kind] - self._start[kind] for kind in (*self.KINDS, "busy", "idle")}
+        self.seconds["rest"] = self.seconds["busy"] - sum(self.seconds[kind] for kind in self.KINDS)
+        return False
+
+    def per_item_ms(self, items: int) -> str:
+        """'postgresql 1.2, gunicorn 2.3, rest 0.9 ms/report; box idle 4 %'."""
+        shares = ", ".join(f"{kind} {self.seconds[kind] / items * 1000:.2f}" for kind in (*self.KINDS, "rest"))
+        idle = self.seconds["idle"] / max(self.seconds["busy"] + self.seconds["idle"], 1e-9)
+        return f"CPU {shares} ms/report; box idle {idle:.0%}"
+
+    @staticmethod
+    def _read() -> dict[str, float]:
+        tick = os.sysconf("SC_CLK_TCK")
+        totals = dict.fromkeys(CpuSplit.KINDS, 0.0)
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{pid}/stat") as stat, open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                    name, fields = stat.read().split("(", 1)[1].rsplit(")", 1)
+                    fields, command = fields.split(), cmdline.read()
+            except OSError:  # exited meanwhile
+                continue
+            kind = ("postgresql" if name == "postgres" else
+                    "gunicorn" if b"gunicorn" in command else None)
+            if kind:
+                totals[kind] += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+        with open("/proc/stat") as stat:
+            cpu = [int(value) for value in stat.readline().split()[1:]]
+        idle = cpu[3] + cpu[4]  # idle, iowait
+        totals.update(busy=(sum(cpu[:8]) - idle) / tick, idle=idle / tick)
+        return totals

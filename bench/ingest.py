@@ -10,7 +10,8 @@ identity section (a fleet restarting); the steady state where identity is sent a
 (POST /api/v1/reports/batch, `--batch` reports a request); with `--gthread N`, the lean
 single-POST phase again under gunicorn's gthread worker (N threads per worker); with
 `--before REF`, the lean single-POST phase served by the code of an earlier commit.  Prints
-reports/s, p50/p99 request latency and each phase against a COPY of the rows it wrote.  Needs
+reports/s, p50/p99 request latency, the CPU each report cost PostgreSQL, gunicorn and the rest
+(the clients) and each phase against a COPY of the rows it wrote.  Needs
 PostgreSQL on 127.0.0.1:5432 (BENCH_PG_ADMIN_URL to change).
 """
 from __future__ import annotations
@@ -22,12 +23,13 @@ import json
 import os
 import sys
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from multiprocessing import Pool
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._stack import fleet_template, gunicorn, host_collection, percentile, scratch_database  # noqa: E402
+from bench._stack import CpuSplit, fleet_template, gunicorn, host_collection, percentile, scratch_database  # noqa: E402
 
 DB_NAME = "chipwatch_bench_ingest"
 
@@ -61,9 +63,10 @@ def _post(port: int, path: str, body: bytes, headers: dict) -> tuple[int, bytes]
 
 def _send_host(args):
     """One host's reports in order: one POST each, or `batch` per POST to the batch endpoint.
-    Returns the latency of each report (a batch's latency counts for each report in it)."""
+    Returns the latency of each report (a batch's latency counts for each report in it) and the
+    refused reports by status."""
     port, agent_id, bodies, batch = args
-    latencies, failures = [], 0
+    latencies, failures = [], Counter()
     for start in range(0, len(bodies), batch):
         chunk = bodies[start:start + batch]
         started = time.perf_counter()
@@ -71,13 +74,14 @@ def _send_host(args):
             (body, signature), = chunk
             status, _ = _post(port, "/api/v1/reports", body, {"X-Chipwatch-Agent": agent_id,
                                                               "X-Chipwatch-Signature": signature})
-            failures += status not in (200, 201)
+            failures.update([status] if status not in (200, 201) else [])
         else:
             entries = b",".join(b'{"report":%s,"signature":"%s"}' % (body, signature.encode()) for body, signature in chunk)
             status, data = _post(port, "/api/v1/reports/batch", b'{"reports":[%s]}' % entries,
                                  {"X-Chipwatch-Agent": agent_id})
             answers = json.loads(data)["results"] if status == 200 else []
-            failures += len(chunk) - sum(answer["http_status"] in (200, 201) for answer in answers)
+            failures.update([f"batch {status}"] * len(chunk) if status != 200 else
+                            [answer["http_status"] for answer in answers if answer["http_status"] not in (200, 201)])
         latencies.extend([time.perf_counter() - started] * len(chunk))
     return latencies, failures
 
@@ -86,7 +90,7 @@ def _client_process(args):
     port, hosts, threads, batch = args
     with ThreadPoolExecutor(threads) as pool:
         results = list(pool.map(_send_host, [(port, agent_id, bodies, batch) for agent_id, bodies in hosts]))
-    return [lat for lats, _ in results for lat in lats], sum(f for _, f in results)
+    return [lat for lats, _ in results for lat in lats], sum((f for _, f in results), Counter())
 
 
 def post_all(base: str, fleet, clients: int, batch: int = 1) -> dict:
@@ -98,9 +102,20 @@ def post_all(base: str, fleet, clients: int, batch: int = 1) -> dict:
         parts = pool.map(_client_process, [(port, half, max(1, clients // 2), batch) for half in halves])
     elapsed = time.perf_counter() - started
     latencies = sorted(lat for lats, _ in parts for lat in lats)
-    return {"reports": len(latencies), "failures": sum(f for _, f in parts), "seconds": elapsed,
+    return {"reports": len(latencies), "failures": dict(sum((f for _, f in parts), Counter())) or 0, "seconds": elapsed,
             "rate": len(latencies) / elapsed, "p50_ms": percentile(latencies, 0.50) * 1000,
             "p99_ms": percentile(latencies, 0.99) * 1000}
+
+
+def warm_up(base: str, workers: int) -> None:
+    """Every worker of a new server loads the URLconf and compiles the report schema before any
+    phase is measured (a refused empty report does both and stores nothing): otherwise the first
+    phase after a start pays ~1 s of CPU per worker, which a phase of 2,000 reports reads as
+    ~2 ms more per report."""
+    port = int(base.rsplit(":", 1)[1])
+    with ThreadPoolExecutor(workers * 4) as pool:
+        statuses = list(pool.map(lambda _: _post(port, "/api/v1/reports", b"{}", {})[0], range(workers * 16)))
+    assert set(statuses) == {400}, statuses
 
 
 def copy_rate(database_url: str, observation_ids: list[int]) -> dict:
@@ -197,11 +212,16 @@ def main():
     results = []
     # In plan order (sequences continue phase to phase), one server per run of phases with the same arguments.
     for worker, group in itertools.groupby(phases, key=lambda phase: phase[3]):
-        env = {"REDIS_URL": redis_url, "CHIPWATCH_ACCEPT_SYNTHETIC": "1", "GUNICORN_CMD_ARGS": worker}
+        # Connections that outlive a phase keep each worker's PostgreSQL backend (and its CPU count) in /proc.
+        env = {"REDIS_URL": redis_url, "CHIPWATCH_ACCEPT_SYNTHETIC": "1", "GUNICORN_CMD_ARGS": worker,
+               "DB_CONN_MAX_AGE": "3600"}
         with gunicorn(database_url, workers=args.workers, env=env) as base:
+            warm_up(base, args.workers)
             for name, fleet, batch, _ in group:
                 before = set(Observation.objects.values_list("id", flat=True))
-                http_result = post_all(base, fleet, args.clients, batch)
+                with CpuSplit() as cpu:
+                    http_result = post_all(base, fleet, args.clients, batch)
+                http_result["cpu"] = cpu.per_item_ms(http_result["reports"])
                 new_ids = sorted(set(Observation.objects.values_list("id", flat=True)) - before)
                 copy_result = copy_rate(database_url, new_ids)
                 results.append((name, http_result, copy_result))
@@ -216,7 +236,7 @@ def main():
     for name, h, c in results:
         print(f"[{name}] body {body_sizes[name]} B: HTTP ingest {h['reports']} reports in {h['seconds']:.2f} s = "
               f"{h['rate']:.0f} reports/s, p50 {h['p50_ms']:.1f} ms, p99 {h['p99_ms']:.1f} ms, "
-              f"failures {h['failures']}; COPY of the same rows {c['rate']:.0f} reports/s")
+              f"failures {h['failures']}; COPY of the same rows {c['rate']:.0f} reports/s\n    {h['cpu']}")
     print(f"stored exactly once: {stored} observations for {expected} reports sent")
     for name, h, c in results:
         print(f"ratio [{name}] ingest/COPY = {h['rate'] / c['rate']:.1%}")

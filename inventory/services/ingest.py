@@ -296,7 +296,7 @@ def _ingest_verified(report: dict, sha: str, canonical: bytes, agent_id: str, si
         # In a batch, a copy of the row as the last accepted report left it: a refused report's
         # budget spent in memory is dropped with the copy, as a rollback drops it alone.
         agent = copy.copy(batch.agent) if batch is not None and batch.agent is not None else (
-            Agent.objects.select_for_update(of=("self",)).select_related("host").filter(pk=agent_id).first())
+            rows.agent_lock(_as_uuid(agent_id)))
         if agent is None:
             raise IngestError(401, "unknown_agent", f"no enrolled agent {agent_id!r}", record=True)
         if not signature or not protocol.verify(agent.public_key, report, signature):

@@ -43,7 +43,9 @@ def test_a_spool_of_reports_is_stored_in_order_with_one_result_each(client, enro
     assert agent.last_sequence == 4
 
 
-def test_each_report_gets_the_single_endpoints_answer_and_a_refused_one_leaves_nothing(client, enrolled_agent):
+def test_each_report_gets_the_single_endpoints_answer_and_a_refused_one_leaves_nothing(client, enrolled_agent,
+                                                                                       postgres_url):
+    """On PostgreSQL: SQLite has no smallint, so it stores the temperature PostgreSQL refuses mid-write."""
     agent, key = enrolled_agent
     first = minimal_report(str(agent.id), sequence=0)
     assert signed_post(client, first, key).status_code == 201
