@@ -26,7 +26,7 @@ def finding_condition_now(*, finding: Finding) -> Condition:
     if finding.kind == licence_gap.KIND and finding.cluster_id is not None:
         return _licence_gap_condition(finding)
     return Condition(None, finding.last_seen,
-                     "undetermined: no stored determination re-checks this condition on its own; the detector last "
+                     "no stored determination re-checks this condition on its own; the detector last "
                      "saw it at the time given, and if it still holds it re-opens the finding when it sees it again")
 
 
@@ -34,7 +34,7 @@ def _licence_gap_condition(finding: Finding) -> Condition:
     score = (ClusterScore.objects.filter(cluster_id=finding.cluster_id).order_by("-as_of", "-computed_at")
              .only("as_of", "computed_at", "figures").first())
     if score is None:
-        return Condition(None, None, "undetermined: the cluster has not been scored yet")
+        return Condition(None, None, "the cluster has not been scored yet")
     figures = score.figures
     state = (figures.get("licence") or {}).get("state")
     if state == licence_gap.REQUIRED_UNLICENSED:
@@ -45,5 +45,5 @@ def _licence_gap_condition(finding: Finding) -> Condition:
     if ended:
         return Condition(False, score.computed_at, ended)
     return Condition(None, score.computed_at,
-                     f"undetermined: the cluster's score of {score.as_of} could not determine whether a licence "
+                     f"the cluster's score of {score.as_of} could not determine whether a licence "
                      "is required (unidentified GPUs or an undetermined rule; see the cluster page)")
