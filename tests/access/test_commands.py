@@ -94,7 +94,22 @@ def test_api_token_create_refuses_an_unknown_user(db):
         _run("api_token", "create", "--user", "ghost")
 
 
-def test_existing_authtoken_rows_become_digests_and_the_clear_copy_is_erased(users, django_db_setup):
+@pytest.fixture
+def authtoken_table(transactional_db):
+    """An old install's rest_framework.authtoken table. Transactional: SQLite's schema editor will not open inside
+    a db test's atomic block; so nothing rolls the table back, and it is dropped here even if the test fails."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE authtoken_token (key varchar(40) PRIMARY KEY, user_id bigint, "
+                       "created timestamp with time zone)" if connection.vendor == "postgresql" else
+                       "CREATE TABLE authtoken_token (key varchar(40) PRIMARY KEY, user_id bigint, created datetime)")
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS authtoken_token")
+
+
+def test_existing_authtoken_rows_become_digests_and_the_clear_copy_is_erased(authtoken_table, users):
     """The data migration (access 0002) run again over a recreated rest_framework.authtoken table."""
     import hashlib
     from importlib import import_module
@@ -104,9 +119,6 @@ def test_existing_authtoken_rows_become_digests_and_the_clear_copy_is_erased(use
 
     migration = import_module("compliance.access.migrations.0002_api_token")
     with connection.cursor() as cursor:
-        cursor.execute("CREATE TABLE authtoken_token (key varchar(40) PRIMARY KEY, user_id bigint, "
-                       "created timestamp with time zone)" if connection.vendor == "postgresql" else
-                       "CREATE TABLE authtoken_token (key varchar(40) PRIMARY KEY, user_id bigint, created datetime)")
         cursor.execute("INSERT INTO authtoken_token VALUES (%s, %s, %s)",
                        ["0123456789abcdef0123456789abcdef01234567", users["auditor_a"].pk, "2026-01-02T03:04:05Z"])
     with connection.schema_editor() as editor:
@@ -114,7 +126,6 @@ def test_existing_authtoken_rows_become_digests_and_the_clear_copy_is_erased(use
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM authtoken_token")
         assert cursor.fetchone()[0] == 0
-        cursor.execute("DROP TABLE authtoken_token")
     client = api_client(None)
     client.credentials(HTTP_AUTHORIZATION="Token 0123456789abcdef0123456789abcdef01234567")
     assert client.get("/api/v1/findings").status_code == 200
