@@ -530,20 +530,13 @@ def _identity_apply(host: Host, sections: list[dict], observation_id: int, now: 
     if rewritten:
         NvLink.objects.filter(gpu__in=changed).delete()
         sections = {row.key: row.section for row in plan}
-        NvLink.objects.bulk_create(
-            NvLink(
-                gpu=gpu,
-                link_index=link["link"],
-                state=link["state"],
-                version=_value(link.get("version")),
-                speed_mbps=_value(link.get("speed_mbps")),
-                remote_device_type=_value(link.get("remote_device_type")) or "",
-                remote_pci_bus_id=(_value(link.get("remote_pci_bus_id")) or "")[:32],
-                last_observation_id=observation_id,
-            )
+        rows.links_insert(links=[
+            (gpu.pk, link["link"], link["state"], _value(link.get("version")), _value(link.get("speed_mbps")),
+             _value(link.get("remote_device_type")) or "", (_value(link.get("remote_pci_bus_id")) or "")[:32],
+             observation_id)
             for gpu in rewritten
             for link in _links(sections[gpu.uuid])
-        )
+        ])
     return telemetry_rows(host=host, plan=plan, ids=ids)
 
 

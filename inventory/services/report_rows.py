@@ -1,5 +1,5 @@
 """The rows of one report: its agent read and locked, then one SQL statement per table written
-(observation, samples, host, agent).
+(observation, samples, host, agent; links when its identity changed).
 
 Ingest is the hot path of the service (every host, every minute): through the ORM a lean report
 cost eight statements and most of its time building them (docs/benchmarks.md).  These are the same
@@ -15,7 +15,7 @@ from functools import lru_cache
 
 from django.db import connection
 
-from ..models import Agent, GpuSample, Host, Observation
+from ..models import Agent, GpuSample, Host, NvLink, Observation
 
 SAMPLE_COLUMNS = ("gpu", "sm_clock_mhz", "mem_clock_mhz", "utilization_gpu_pct", "power_draw_mw", "temperature_c",
                   "energy_mj")
@@ -122,8 +122,25 @@ def _unnest_insert(model, names: tuple[str, ...]) -> str:
             f"({', '.join(_column(model, name) for name in names)}) SELECT * FROM unnest({arrays})")
 
 
-# SQLite, rows per INSERT: 10 parameters a row keeps a statement under SQLite's 32,766 variables.
-_SAMPLE_ROWS_PER_STATEMENT = 1000
+# SQLite: at most this many parameters per INSERT (its limit is 32,766 variables, 999 before 3.32).
+_SQLITE_PARAMETERS_PER_STATEMENT = 10_000
+
+
+def _rows_insert(model, names: tuple[str, ...], values: list[tuple]) -> None:
+    """Rows of one table (values in `names` order): one statement on PostgreSQL, chunks on SQLite.
+    Django's bulk_create costs ~4x as much for the 144 links of an 8-GPU host (a model instance and
+    a field-by-field preparation per value; docs/benchmarks.md)."""
+    if not values:
+        return
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(_unnest_insert(model, names), [list(column) for column in zip(*values)])
+            return
+        rows = max(1, _SQLITE_PARAMETERS_PER_STATEMENT // len(names))
+        for start in range(0, len(values), rows):
+            chunk = values[start:start + rows]
+            cursor.execute(_statement("insert", model, names, len(chunk), connection.vendor),
+                           [value for row in chunk for value in row])
 
 
 def samples_insert(*, host_id: int, reports: list[tuple[int, datetime, list[tuple]]]) -> None:
@@ -131,17 +148,17 @@ def samples_insert(*, host_id: int, reports: list[tuple[int, datetime, list[tupl
     its samples in SAMPLE_COLUMNS order, in one INSERT (a batch's reports together)."""
     values = [(observation_id, host_id, _prepared(GpuSample, "collected_at", collected_at), *sample)
               for observation_id, collected_at, samples in reports for sample in samples]
-    names = ("observation", "host", "collected_at", *SAMPLE_COLUMNS)
-    if not values:
-        return
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(_unnest_insert(GpuSample, names), [list(column) for column in zip(*values)])
-            return
-        for start in range(0, len(values), _SAMPLE_ROWS_PER_STATEMENT):
-            chunk = values[start:start + _SAMPLE_ROWS_PER_STATEMENT]
-            cursor.execute(_statement("insert", GpuSample, names, len(chunk), connection.vendor),
-                           [value for row in chunk for value in row])
+    _rows_insert(GpuSample, ("observation", "host", "collected_at", *SAMPLE_COLUMNS), values)
+
+
+LINK_COLUMNS = ("gpu", "link_index", "state", "version", "speed_mbps", "remote_device_type", "remote_pci_bus_id",
+                "last_observation")
+
+
+def links_insert(*, links: list[tuple]) -> None:
+    """NVLink rows as a report states them (values in LINK_COLUMNS order), provenance reported."""
+    provenance = NvLink._meta.get_field("provenance").default
+    _rows_insert(NvLink, (*LINK_COLUMNS, "provenance"), [(*link, provenance) for link in links])
 
 
 def _update(model, pk, values: dict) -> None:
