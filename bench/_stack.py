@@ -63,11 +63,12 @@ def host_collection(template: str, identifiers: list[str], host: int) -> dict:
 
 class CpuSplit:
     """CPU seconds the box spent over a block, by kind of process, read from /proc: PostgreSQL
-    (every server process), gunicorn (master and workers), and the rest of the busy time (the
-    client processes, which come and go inside the block, and anything else running).  Processes
-    of the first two kinds must live through the block (persistent database connections)."""
+    (every server process), gunicorn (master and workers), Celery (worker and beat), and the rest
+    of the busy time (the client processes, which come and go inside the block, and anything else
+    running).  Processes of the named kinds must live through the block (persistent database
+    connections), or their CPU counts as the rest's."""
 
-    KINDS = ("postgresql", "gunicorn")
+    KINDS = ("postgresql", "gunicorn", "celery")
 
     def __enter__(self):
         self._start = self._read()
@@ -78,6 +79,13 @@ class CpuSplit:
         self.seconds = {kind: end[kind] - self._start[kind] for kind in (*self.KINDS, "busy", "idle")}
         self.seconds["rest"] = self.seconds["busy"] - sum(self.seconds[kind] for kind in self.KINDS)
         return False
+
+    def shares(self) -> str:
+        """'postgresql 12.0 s (20 %), gunicorn ..., rest ...; box idle 4 %'."""
+        total = self.seconds["busy"] + self.seconds["idle"]
+        shares = ", ".join(f"{kind} {self.seconds[kind]:.1f} s ({self.seconds[kind] / total:.0%})"
+                           for kind in (*self.KINDS, "rest"))
+        return f"CPU {shares}; box idle {self.seconds['idle'] / total:.0%}"
 
     def per_item_ms(self, items: int) -> str:
         """'postgresql 1.2, gunicorn 2.3, rest 0.9 ms/report; box idle 4 %'."""
@@ -97,7 +105,7 @@ class CpuSplit:
             except OSError:  # exited meanwhile
                 continue
             kind = ("postgresql" if name == "postgres" else
-                    "gunicorn" if b"gunicorn" in command else None)
+                    "gunicorn" if b"gunicorn" in command else "celery" if b"celery" in command else None)
             if kind:
                 totals[kind] += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
         with open("/proc/stat") as stat:

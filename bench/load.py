@@ -39,7 +39,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._stack import ROOT, percentile, scratch_database  # noqa: E402
+from bench._stack import ROOT, CpuSplit, percentile, scratch_database  # noqa: E402
 from tests.faults.conftest import ThrowawayRedis  # noqa: E402
 from tests.integration.fleet import SimulatedAgent, deliver, enroll_fleet, post_report  # noqa: E402
 from tests.integration.servers import Gunicorn  # noqa: E402
@@ -114,7 +114,9 @@ def production_env(redis_url: str, allowed_hosts: str = "127.0.0.1,localhost") -
     """config.production without the TLS redirect (plain HTTP), fake NVML accepted."""
     return {"DJANGO_SETTINGS_MODULE": "config.production", "SECRET_KEY": secrets.token_urlsafe(48),
             "SECURE_SSL_REDIRECT": "0", "ALLOWED_HOSTS": allowed_hosts, "CHIPWATCH_ACCEPT_SYNTHETIC": "1",
-            "REDIS_URL": redis_url, "CELERY_BROKER_URL": redis_url}
+            "REDIS_URL": redis_url, "CELERY_BROKER_URL": redis_url,
+            # connections kept for the run, so each backend's CPU stays countable (bench._stack.CpuSplit)
+            "DB_CONN_MAX_AGE": "3600"}
 
 
 def celery(kind: str, database_url: str, env: dict, *extra: str) -> subprocess.Popen:
@@ -251,7 +253,7 @@ def main():
                                        daemon=True)
             sampler.start()
             shares = [enrolled[n::args.client_processes] for n in range(args.client_processes)]
-            with Pool(args.client_processes) as pool:
+            with CpuSplit() as cpu, Pool(args.client_processes) as pool:
                 parts = pool.map(_client_process, [(urls, share, len(urls), args.interval, stop_at,
                                                     args.client_threads, n) for n, share in enumerate(shares)])
             load_seconds = time.time() - started
@@ -293,6 +295,7 @@ def main():
           f"clients={args.client_processes}x{args.client_threads} threads; cores={os.cpu_count()}")
     print("load average (1/5/15 min) at start " + "/".join(f"{x:.2f}" for x in load_at_start)
           + ", at end " + "/".join(f"{x:.2f}" for x in load_at_end))
+    print(f"during the load: {cpu.shares()} (rest: the client processes and anything else)")
     print(f"reports made {made}, acknowledged {len(acknowledged)} in {load_seconds:.1f} s = "
           f"{len(acknowledged) / load_seconds:.1f} reports/s (offered {args.agents / args.interval:.1f}/s); "
           f"given up unacknowledged {sum(part['unacknowledged'] for part in parts)}")
