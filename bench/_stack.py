@@ -62,13 +62,14 @@ def host_collection(template: str, identifiers: list[str], host: int) -> dict:
 
 
 class CpuSplit:
-    """CPU seconds the box spent over a block, by kind of process, read from /proc: PostgreSQL
-    (every server process), gunicorn (master and workers), Celery (worker and beat), and the rest
-    of the busy time (the client processes, which come and go inside the block, and anything else
-    running).  Processes of the named kinds must live through the block (persistent database
-    connections), or their CPU counts as the rest's."""
+    """CPU seconds the box spent over a block, read from /proc: by kind of process, PostgreSQL
+    (every server process), gunicorn (master and workers), Celery (worker and beat) and Redis; the
+    kernel's interrupt time (loopback networking is mostly softirq, charged to no process); and
+    the rest of the busy time (the client processes, which come and go inside the block, and
+    anything else running).  Processes of the named kinds must live through the block (persistent
+    database connections), or their CPU counts as the rest's."""
 
-    KINDS = ("postgresql", "gunicorn", "celery")
+    KINDS = ("postgresql", "gunicorn", "celery", "redis", "interrupts")
 
     def __enter__(self):
         self._start = self._read()
@@ -104,12 +105,12 @@ class CpuSplit:
                     fields, command = fields.split(), cmdline.read()
             except OSError:  # exited meanwhile
                 continue
-            kind = ("postgresql" if name == "postgres" else
+            kind = ("postgresql" if name == "postgres" else "redis" if name == "redis-server" else
                     "gunicorn" if b"gunicorn" in command else "celery" if b"celery" in command else None)
             if kind:
                 totals[kind] += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
         with open("/proc/stat") as stat:
             cpu = [int(value) for value in stat.readline().split()[1:]]
         idle = cpu[3] + cpu[4]  # idle, iowait
-        totals.update(busy=(sum(cpu[:8]) - idle) / tick, idle=idle / tick)
+        totals.update(busy=(sum(cpu[:8]) - idle) / tick, idle=idle / tick, interrupts=(cpu[5] + cpu[6]) / tick)
         return totals
