@@ -1,4 +1,5 @@
-"""Shared bench plumbing: a scratch PostgreSQL database; gunicorn comes from tests/integration/servers.py."""
+"""Shared bench plumbing: a scratch PostgreSQL database, CPU by process kind, Granian beside gunicorn
+(which comes from tests/integration/servers.py)."""
 from __future__ import annotations
 
 import os
@@ -7,7 +8,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.integration.servers import gunicorn  # noqa: E402,F401  (shared with the tests)
+from tests.integration.servers import Gunicorn, gunicorn  # noqa: E402,F401  (shared with the tests)
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
@@ -63,13 +64,14 @@ def host_collection(template: str, identifiers: list[str], host: int) -> dict:
 
 class CpuSplit:
     """CPU seconds the box spent over a block, read from /proc: by kind of process, PostgreSQL
-    (every server process), gunicorn (master and workers), Celery (worker and beat) and Redis; the
+    (every server process), the web server (gunicorn or Granian, all its processes), Celery (worker
+    and beat) and Redis; the
     kernel's interrupt time (loopback networking is mostly softirq, charged to no process); and
     the rest of the busy time (the client processes, which come and go inside the block, and
     anything else running).  Processes of the named kinds must live through the block (persistent
     database connections), or their CPU counts as the rest's."""
 
-    KINDS = ("postgresql", "gunicorn", "celery", "redis", "interrupts")
+    KINDS = ("postgresql", "web", "celery", "redis", "interrupts")
 
     def __enter__(self):
         self._start = self._read()
@@ -82,14 +84,14 @@ class CpuSplit:
         return False
 
     def shares(self) -> str:
-        """'postgresql 12.0 s (20 %), gunicorn ..., rest ...; box idle 4 %'."""
+        """'postgresql 12.0 s (20 %), web ..., rest ...; box idle 4 %'."""
         total = self.seconds["busy"] + self.seconds["idle"]
         shares = ", ".join(f"{kind} {self.seconds[kind]:.1f} s ({self.seconds[kind] / total:.0%})"
                            for kind in (*self.KINDS, "rest"))
         return f"CPU {shares}; box idle {self.seconds['idle'] / total:.0%}"
 
     def per_item_ms(self, items: int) -> str:
-        """'postgresql 1.2, gunicorn 2.3, rest 0.9 ms/report; box idle 4 %'."""
+        """'postgresql 1.2, web 2.3, ... rest 0.9 ms/report; box idle 4 %'."""
         shares = ", ".join(f"{kind} {self.seconds[kind] / items * 1000:.2f}" for kind in (*self.KINDS, "rest"))
         idle = self.seconds["idle"] / max(self.seconds["busy"] + self.seconds["idle"], 1e-9)
         return f"CPU {shares} ms/report; box idle {idle:.0%}"
@@ -106,7 +108,8 @@ class CpuSplit:
             except OSError:  # exited meanwhile
                 continue
             kind = ("postgresql" if name == "postgres" else "redis" if name == "redis-server" else
-                    "gunicorn" if b"gunicorn" in command else "celery" if b"celery" in command else None)
+                    "web" if b"gunicorn" in command or b"granian" in command else
+                    "celery" if b"celery" in command else None)
             if kind:
                 totals[kind] += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
         with open("/proc/stat") as stat:
@@ -114,3 +117,20 @@ class CpuSplit:
         idle = cpu[3] + cpu[4]  # idle, iowait
         totals.update(busy=(sum(cpu[:8]) - idle) / tick, idle=idle / tick, interrupts=(cpu[5] + cpu[6]) / tick)
         return totals
+
+
+class Granian(Gunicorn):
+    """chipwatch under Granian's WSGI interface (HTTP parsed and written in Rust, the Django app in
+    `threads` Python threads per worker): measured beside gunicorn by bench/ingest.py --granian,
+    not the production server."""
+
+    NAME = "granian"
+
+    def __init__(self, database_url: str, *, threads: int = 1, **kwargs):
+        super().__init__(database_url, **kwargs)
+        self.threads = threads
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "granian", "--interface", "wsgi", "--host", self.host, "--port", str(self.port),
+                "--workers", str(self.workers), "--blocking-threads", str(self.threads), "--log-level", "warning",
+                "config.wsgi:application"]

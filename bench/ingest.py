@@ -2,16 +2,17 @@
 next to a raw psycopg COPY of the same rows, in the same run.
 
     .venv/bin/python bench/ingest.py [--hosts 250] [--reports-per-host 8] [--workers 3] [--clients 16]
-                                     [--batch 8] [--gthread 4] [--database NAME]
+                                     [--batch 8] [--gthread 4] [--granian 1] [--database NAME]
 
 Phases on the same server and database, one after the other: every report with its full
 identity section (a fleet restarting); the steady state where identity is sent as its hash
 (lean reports) one POST each; the same lean reports as agents draining a spool after an outage
 (POST /api/v1/reports/batch, `--batch` reports a request); with `--gthread N`, the lean
 single-POST phase again under gunicorn's gthread worker (N threads per worker); with
+`--granian N`, under Granian's WSGI server (N threads per worker); with
 `--before REF`, the lean single-POST phase served by the code of an earlier commit.  Prints
-reports/s, p50/p99 request latency, the CPU each report cost PostgreSQL, gunicorn and the rest
-(the clients) and each phase against a COPY of the rows it wrote.  Needs
+reports/s, p50/p99 request latency, the CPU each report cost PostgreSQL, the web server and the
+rest (the clients) and each phase against a COPY of the rows it wrote.  Needs
 PostgreSQL on 127.0.0.1:5432 (BENCH_PG_ADMIN_URL to change).
 """
 from __future__ import annotations
@@ -29,9 +30,11 @@ from multiprocessing import Pool
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._stack import CpuSplit, fleet_template, gunicorn, host_collection, percentile, scratch_database  # noqa: E402
+from bench._stack import (CpuSplit, Granian, Gunicorn, fleet_template, host_collection,  # noqa: E402
+                          percentile, scratch_database)
 
 DB_NAME = "chipwatch_bench_ingest"
+GRANIAN = "granian:"  # a phase's server arguments naming Granian and its threads per worker
 
 
 def fleet_reports(agent_ids: list[str], keys: list, per_host: int, *, full: bool, first_sequence: int):
@@ -168,12 +171,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--hosts", type=int, default=250)
     parser.add_argument("--reports-per-host", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers")
+    parser.add_argument("--workers", type=int, default=3, help="web server worker processes")
     parser.add_argument("--clients", type=int, default=16, help="concurrent client threads")
     parser.add_argument("--database", default=DB_NAME, help="scratch database to drop, create and fill")
     parser.add_argument("--batch", type=int, default=8, help="reports per POST /api/v1/reports/batch (0: skip)")
     parser.add_argument("--gthread", type=int, default=0, metavar="THREADS",
                         help="also run the lean phase under the gthread worker with this many threads (0: skip)")
+    parser.add_argument("--granian", type=int, default=0, metavar="THREADS",
+                        help="also run the lean phase under Granian's WSGI server, THREADS per worker (0: skip)")
     parser.add_argument("--before", metavar="GIT_REF",
                         help="also serve the lean phase with the code of this commit (git archive to a temp dir)")
     args = parser.parse_args()
@@ -196,7 +201,8 @@ def main():
                                            hostname=f"hgx-{n:05d}", machine_id=f"{n:032x}").id)
                  for n, k in enumerate(keys)]
     per = args.reports_per_host
-    # (name, reports, reports per request, gunicorn worker arguments); sequences continue phase to phase.
+    # (name, reports, reports per request, server: gunicorn worker arguments or GRANIAN + threads); sequences
+    # continue phase to phase.
     plan = [("full identity", True, 1, ""), ("lean (identity hash)", False, 1, "")]
     if args.batch > 1:
         plan.append((f"lean, batch of {args.batch}", False, args.batch, ""))
@@ -204,6 +210,8 @@ def main():
         plan.insert(2, (f"lean, code of {args.before}", False, 1, f"--chdir {before_tree(args.before)}"))
     if args.gthread:
         plan.append((f"lean, gthread x{args.gthread}", False, 1, f"--worker-class gthread --threads {args.gthread}"))
+    if args.granian:
+        plan.append((f"lean, granian wsgi x{args.granian}", False, 1, f"{GRANIAN}{args.granian}"))
     phases = [(name, fleet_reports(agent_ids, keys, per, full=full, first_sequence=n * per), batch, worker)
               for n, (name, full, batch, worker) in enumerate(plan)]
     # No broker: evaluation would run inside the request.  Point Celery at a Redis database
@@ -213,9 +221,13 @@ def main():
     # In plan order (sequences continue phase to phase), one server per run of phases with the same arguments.
     for worker, group in itertools.groupby(phases, key=lambda phase: phase[3]):
         # Connections that outlive a phase keep each worker's PostgreSQL backend (and its CPU count) in /proc.
-        env = {"REDIS_URL": redis_url, "CHIPWATCH_ACCEPT_SYNTHETIC": "1", "GUNICORN_CMD_ARGS": worker,
+        env = {"REDIS_URL": redis_url, "CHIPWATCH_ACCEPT_SYNTHETIC": "1",
+               "GUNICORN_CMD_ARGS": "" if worker.startswith(GRANIAN) else worker,
                "DB_CONN_MAX_AGE": "3600"}
-        with gunicorn(database_url, workers=args.workers, env=env) as base:
+        server = (Granian(database_url, workers=args.workers, threads=int(worker[len(GRANIAN):]), env=env)
+                  if worker.startswith(GRANIAN) else Gunicorn(database_url, workers=args.workers, env=env)).start()
+        try:
+            base = server.url
             warm_up(base, args.workers)
             for name, fleet, batch, _ in group:
                 before = set(Observation.objects.values_list("id", flat=True))
@@ -225,13 +237,15 @@ def main():
                 new_ids = sorted(set(Observation.objects.values_list("id", flat=True)) - before)
                 copy_result = copy_rate(database_url, new_ids)
                 results.append((name, http_result, copy_result))
+        finally:
+            server.stop()
     import redis
 
     redis.Redis.from_url(redis_url).flushdb()
     stored = Observation.objects.count()
     expected = args.hosts * per * len(phases)
     body_sizes = {name: len(fleet[0][1][0][0]) for name, fleet, *_ in phases}
-    print(f"hosts={args.hosts} reports/host/phase={per} gunicorn workers={args.workers} clients={args.clients} "
+    print(f"hosts={args.hosts} reports/host/phase={per} server workers={args.workers} clients={args.clients} "
           f"load average before/after: {LOAD_BEFORE} / {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     for name, h, c in results:
         print(f"[{name}] body {body_sizes[name]} B: HTTP ingest {h['reports']} reports in {h['seconds']:.2f} s = "

@@ -25,6 +25,8 @@ class Gunicorn:
 
     `launcher` prefixes the command (e.g. `ip netns exec NAME` to run it in a network namespace)."""
 
+    NAME = "gunicorn"
+
     def __init__(self, database_url: str, *, port: int | None = None, workers: int = 2, env: dict | None = None,
                  host: str = "127.0.0.1", launcher: tuple[str, ...] = (), boot_timeout: float = 30):
         self.port = port or free_port()
@@ -33,12 +35,12 @@ class Gunicorn:
         self.env = dict(os.environ, DATABASE_URL=database_url, LOG_LEVEL="WARNING", DEBUG="0", **(env or {}))
         self.proc: subprocess.Popen | None = None
 
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "gunicorn", "-c", "python:config.gunicorn", "config.wsgi:application",
+                "-b", f"{self.host}:{self.port}", "-w", str(self.workers), "--log-level", "warning"]
+
     def start(self) -> "Gunicorn":
-        self.proc = subprocess.Popen(
-            [*self.launcher, sys.executable, "-m", "gunicorn", "-c", "python:config.gunicorn",
-             "config.wsgi:application", "-b", f"{self.host}:{self.port}", "-w", str(self.workers),
-             "--log-level", "warning"],
-            cwd=ROOT, env=self.env, start_new_session=True)
+        self.proc = subprocess.Popen([*self.launcher, *self.command()], cwd=ROOT, env=self.env, start_new_session=True)
         deadline = time.monotonic() + self.boot_timeout
         while time.monotonic() < deadline:
             try:
@@ -46,9 +48,9 @@ class Gunicorn:
                 return self
             except OSError:
                 if self.proc.poll() is not None:
-                    raise RuntimeError(f"gunicorn exited with {self.proc.returncode}")
+                    raise RuntimeError(f"{self.NAME} exited with {self.proc.returncode}")
                 time.sleep(0.1)
-        raise RuntimeError(f"gunicorn did not answer /healthz within {self.boot_timeout} s")
+        raise RuntimeError(f"{self.NAME} did not answer /healthz within {self.boot_timeout} s")
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
