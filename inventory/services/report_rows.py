@@ -40,7 +40,7 @@ def _statement(kind: str, model, names: tuple[str, ...], rows: int, vendor: str)
 
 
 @lru_cache(maxsize=4)
-def _agent_lock_statement(vendor: str) -> tuple[str, list, list]:
+def _agent_lock_statement(vendor: str) -> tuple[str, list[tuple], list[str]]:
     """The agent row joined to its host, locked (FOR UPDATE OF the agent where the backend has it),
     and the converters of each column (what the ORM applies to a value read back)."""
     agent_fields, host_fields = Agent._meta.concrete_fields, Host._meta.concrete_fields
@@ -54,7 +54,7 @@ def _agent_lock_statement(vendor: str) -> tuple[str, list, list]:
     converters = []
     for field in [*agent_fields, *host_fields]:
         column = field.get_col(field.model._meta.db_table)
-        converters.append(connection.ops.get_db_converters(column) + column.get_db_converters(connection))
+        converters.append((column, connection.ops.get_db_converters(column) + column.get_db_converters(connection)))
     return sql, converters, [f.attname for f in agent_fields]
 
 
@@ -69,9 +69,9 @@ def agent_lock(agent_id: uuid.UUID) -> Agent | None:
     if row is None:
         return None
     values = list(row)
-    for n, (value, column_converters) in enumerate(zip(row, converters)):
+    for n, (value, (column, column_converters)) in enumerate(zip(row, converters)):
         for converter in column_converters:
-            value = converter(value, None, connection)
+            value = converter(value, column, connection)
         values[n] = value
     split = len(agent_names)
     agent = Agent.from_db(connection.alias, agent_names, values[:split])
